@@ -1,0 +1,38 @@
+// What trainers and generation see of a model: forward, a cached incremental forward, and
+// parameters. Models know nothing of trainers.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "core/registry.h"
+#include "models/nn/attention.h"
+
+namespace zoo::models {
+
+// An autoregressive language model: next-token logits for every position.
+class LanguageModelImpl : public torch::nn::Module {
+ public:
+  // ids (B, T) int64 -> logits (B, T, vocab).
+  virtual torch::Tensor forward(const torch::Tensor& ids) = 0;
+  // Appends ids (B, T) after the cache's current length and returns their logits (B, T, vocab).
+  virtual torch::Tensor forward_cached(const torch::Tensor& ids, nn::KVCache& cache) = 0;
+  // An empty cache for `batch` sequences of up to context_length() tokens.
+  virtual nn::KVCache make_cache(int64_t batch) const = 0;
+  virtual int64_t context_length() const = 0;
+  virtual int64_t vocab_size() const = 0;
+};
+
+using LanguageModel = std::shared_ptr<LanguageModelImpl>;
+
+// What a model needs from the rest of the recipe when it is built.
+struct ModelContext {
+  int64_t vocab_size = 0;
+};
+
+Factory<LanguageModel, const ModelContext&>& language_models();
+
+void register_models();
+
+}  // namespace zoo::models
