@@ -261,7 +261,7 @@ void Reader::operator()(const char* key, double& value, const char*, const Check
 void Reader::operator()(const char* key, std::string& value, const char*, const Check& check) {
   YAML::Node node = claim(key, check);
   if (!node.IsDefined() || node.IsNull()) {
-    if (check.must_exist && !value.empty() && !std::filesystem::exists(value))
+    if (doc_->check_files && check.must_exist && !value.empty() && !std::filesystem::exists(value))
       fail(map_, key_path(key), "file not found: " + value);
     return;
   }
@@ -270,7 +270,7 @@ void Reader::operator()(const char* key, std::string& value, const char*, const 
   if (!check.choices.empty() &&
       std::find(check.choices.begin(), check.choices.end(), parsed) == check.choices.end())
     fail(node, key_path(key), "'" + parsed + "' is not one of " + check.describe() + did_you_mean(parsed, check.choices));
-  if (check.must_exist && !std::filesystem::is_regular_file(parsed)) {
+  if (doc_->check_files && check.must_exist && !std::filesystem::is_regular_file(parsed)) {
     std::string hint;
     std::filesystem::path p(parsed);
     auto first = p.begin();

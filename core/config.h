@@ -32,6 +32,9 @@ class RecipeDocument {
   // Where the value at `key_path` came from: an override if one set or created it, else `node`.
   Location locate(const std::string& key_path, const YAML::Node& node) const;
 
+  // Off when reading a finished run's recipe, whose data files need not exist any more.
+  bool check_files = true;
+
   const YAML::Node& root() const { return root_; }
   const std::string& file() const { return file_; }
 

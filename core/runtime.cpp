@@ -1,0 +1,64 @@
+#include "core/runtime.h"
+
+#include <ATen/Context.h>
+#include <sched.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "core/error.h"
+
+namespace zoo {
+
+torch::Device select_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "cpu") return torch::kCPU;
+  torch::Device device(spec);
+  if (!torch::cuda::is_available())
+    throw UserError("device: '" + spec + "' requested but this machine has no usable CUDA device (use device: auto or cpu)");
+  if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw UserError("device: '" + spec + "' requested but only " + std::to_string(torch::cuda::device_count()) +
+                    " CUDA device(s) are visible");
+  return device;
+}
+
+int configure_threads(int64_t recipe_threads) {
+  int threads = static_cast<int>(recipe_threads);
+  if (threads <= 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) {
+      threads = std::atoi(env);
+    } else {
+      cpu_set_t set;
+      threads = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                             : static_cast<int>(std::thread::hardware_concurrency());
+    }
+  }
+  threads = std::max(threads, 1);
+  at::set_num_threads(threads);
+  return threads;
+}
+
+void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
+
+std::vector<torch::Tensor> rng_states(const torch::Device& device) {
+  // Generators are shared handles: a copy reads and sets the process-wide state.
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  std::vector<torch::Tensor> states{cpu.get_state()};
+  if (device.is_cuda()) {
+    at::Generator cuda = at::globalContext().defaultGenerator(device);
+    states.push_back(cuda.get_state());
+  }
+  return states;
+}
+
+void set_rng_states(const std::vector<torch::Tensor>& states, const torch::Device& device) {
+  if (states.empty()) return;
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  cpu.set_state(states[0]);
+  if (device.is_cuda() && states.size() > 1) {
+    at::Generator cuda = at::globalContext().defaultGenerator(device);
+    cuda.set_state(states[1]);
+  }
+}
+
+}  // namespace zoo

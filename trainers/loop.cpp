@@ -1,0 +1,299 @@
+#include "trainers/loop.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/metrics.h"
+#include "core/runtime.h"
+#include "datasets/dataset.h"
+
+namespace fs = std::filesystem;
+
+namespace zoo::trainers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// SIGINT/SIGTERM ask the loop to checkpoint after the current step and stop; a second SIGINT
+// falls through to the default action and ends the process at once.
+std::atomic<bool> stop_requested{false};
+void on_stop_signal(int signal) {
+  stop_requested = true;
+  std::signal(signal, SIG_DFL);
+}
+
+const LoopOptions& loop_options(const Recipe& recipe) {
+  return dynamic_cast<const TrainerOptionsBase&>(*recipe.trainer.options).loop;
+}
+
+std::string default_run_dir(const Recipe& recipe) {
+  const auto& loop = loop_options(recipe);
+  return loop.output_dir.empty() ? "runs/" + recipe.name : loop.output_dir;
+}
+
+int64_t count_parameters(torch::nn::Module& model) {
+  int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  return n;
+}
+
+// Everything the loop restores on resume besides model and optimizer tensors.
+struct LoopState {
+  int64_t step = 0;
+  double best_valid_loss = std::numeric_limits<double>::infinity();
+};
+
+void save_checkpoint(const std::string& run_dir, const LoopState& state, Objective& objective,
+                     torch::optim::Optimizer& optimizer, const tokenizers::Tokenizer& tokenizer,
+                     const std::string& recipe_yaml, const torch::Device& device, int64_t keep_last) {
+  CheckpointWriter writer((fs::path(run_dir) / "checkpoints").string(), checkpoint_name(state.step));
+  torch::serialize::OutputArchive model_archive;
+  objective.model().save(model_archive);
+  model_archive.save_to(writer.path("model.pt"));
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  optimizer_archive.save_to(writer.path("optimizer.pt"));
+  torch::save(rng_states(device), writer.path("rng.pt"));
+  fs::create_directories(writer.path("tokenizer"));
+  tokenizer.save(writer.path("tokenizer"));
+  write_file_atomic(writer.path("data_state.bin"), objective.data_state());
+  nlohmann::json json{{"step", state.step}, {"best_valid_loss", state.best_valid_loss}};
+  write_file_atomic(writer.path("state.json"), json.dump(2));
+  write_file_atomic(writer.path("recipe.yaml"), recipe_yaml);
+  std::string dir = writer.commit();
+  set_latest(run_dir, dir);
+  prune_checkpoints(run_dir, keep_last);
+}
+
+void load_weights(Objective& objective, const std::string& checkpoint_dir, const torch::Device& device) {
+  std::string path = (fs::path(checkpoint_dir) / "model.pt").string();
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    objective.model().load(archive);
+  } catch (const c10::Error& e) {
+    throw UserError(path + ": cannot load model weights (corrupt, or from a different model config): " +
+                    std::string(e.what_without_backtrace()).substr(0, 200));
+  }
+}
+
+LoopState load_checkpoint(const std::string& checkpoint_dir, Objective& objective, torch::optim::Optimizer& optimizer,
+                          const torch::Device& device) {
+  load_weights(objective, checkpoint_dir, device);
+  fs::path dir(checkpoint_dir);
+  try {
+    torch::serialize::InputArchive optimizer_archive;
+    optimizer_archive.load_from((dir / "optimizer.pt").string(), device);
+    optimizer.load(optimizer_archive);
+    std::vector<torch::Tensor> rng;
+    torch::load(rng, (dir / "rng.pt").string());
+    set_rng_states(rng, device);
+  } catch (const c10::Error& e) {
+    throw UserError(checkpoint_dir + ": cannot load optimizer or RNG state: " +
+                    std::string(e.what_without_backtrace()).substr(0, 200));
+  }
+  objective.load_data_state(read_file((dir / "data_state.bin").string()));
+  auto json = nlohmann::json::parse(read_file((dir / "state.json").string()));
+  LoopState state;
+  state.step = json.at("step").get<int64_t>();
+  if (json.at("best_valid_loss").is_number()) state.best_valid_loss = json.at("best_valid_loss").get<double>();
+  return state;
+}
+
+std::shared_ptr<tokenizers::Tokenizer> build_tokenizer(const Recipe& recipe) {
+  return tokenizers::tokenizers().build(recipe.tokenizer, datasets::training_text_path(recipe.data));
+}
+
+}  // namespace
+
+Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives() {
+  static Factory<std::unique_ptr<Objective>, const ObjectiveContext&> factory("trainer");
+  return factory;
+}
+
+std::string train(const TrainRequest& request) {
+  // 1. Everything that can be wrong with the user's input is checked before anything is written.
+  const bool resuming = !request.resume_dir.empty();
+  std::optional<std::string> resume_from;
+  std::string recipe_path = request.recipe_path;
+  if (resuming) {
+    resume_from = latest_checkpoint(request.resume_dir);
+    if (!resume_from)
+      throw UserError(request.resume_dir + ": no checkpoint to resume from (is this a run directory? it has no "
+                                           "checkpoints/step_* yet)");
+    recipe_path = (fs::path(*resume_from) / "recipe.yaml").string();
+  }
+  LoadedRecipe loaded = load_recipe(recipe_path, request.overrides);
+  const Recipe& recipe = loaded.recipe;
+  const LoopOptions& loop = loop_options(recipe);
+  const std::string run_dir = resuming ? request.resume_dir : default_run_dir(recipe);
+  if (!resuming && !request.overwrite && latest_checkpoint(run_dir))
+    throw UserError(run_dir + ": already holds a run with checkpoints; continue it with `zoo train --resume " + run_dir +
+                    "`, or start over with --overwrite");
+
+  const int threads = configure_threads(recipe.threads);
+  const torch::Device device = select_device(recipe.device);
+  seed_everything(static_cast<uint64_t>(recipe.seed));
+
+  auto tokenizer = resume_from ? tokenizers::load_tokenizer((fs::path(*resume_from) / "tokenizer").string())
+                               : build_tokenizer(recipe);
+  ObjectiveContext context{&recipe, tokenizer, device};
+  auto objective = objectives().build(recipe.trainer, context);
+  auto groups = objective->parameter_groups();
+  auto [optimizer, base_lr] = optimizers().build(loop.optimizer, groups);
+  Schedule schedule = schedules().build(loop.scheduler);
+
+  LoopState state;
+  if (resume_from) state = load_checkpoint(*resume_from, *objective, *optimizer, device);
+
+  // 2. The run directory.
+  if (!resuming && request.overwrite && fs::exists(run_dir)) fs::remove_all(run_dir);
+  fs::create_directories(fs::path(run_dir) / "checkpoints");
+  const std::string recipe_yaml = resolved_yaml(recipe);
+  write_file_atomic((fs::path(run_dir) / "recipe.yaml").string(), recipe_yaml);
+  MetricsLog metrics((fs::path(run_dir) / "metrics.jsonl").string());
+
+  const int64_t parameters = count_parameters(objective->model());
+  spdlog::info("{} {}: {} parameters on {}, {} thread{}", resuming ? "resuming" : "training", recipe.name,
+               format_count(static_cast<double>(parameters)), device.str(), threads, threads == 1 ? "" : "s");
+  if (resume_from) spdlog::info("resuming from {} (step {})", *resume_from, state.step);
+  metrics.write(resuming ? "resume" : "start", {{"step", state.step},
+                                                {"parameters", parameters},
+                                                {"device", device.str()},
+                                                {"threads", threads},
+                                                {"checkpoint", resume_from.value_or("")}});
+
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  stop_requested = false;
+
+  // 3. The loop.
+  std::vector<torch::Tensor> all_parameters;
+  for (const auto& p : objective->model().parameters())
+    if (p.requires_grad()) all_parameters.push_back(p);
+  objective->model().train();
+  ProgressLine progress;
+  const auto started = Clock::now();
+  auto last_log = started;
+  int64_t tokens_since_log = 0;
+  const int64_t first_step = state.step;
+  int64_t last_checkpoint = resume_from ? state.step : -1;
+
+  auto checkpoint = [&] {
+    save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last);
+    last_checkpoint = state.step;
+    metrics.write("checkpoint", {{"step", state.step}});
+  };
+
+  while (state.step < loop.max_steps && !stop_requested) {
+    const double lr = schedule(state.step, loop.max_steps, base_lr);
+    set_learning_rate(*optimizer, lr);
+    optimizer->zero_grad();
+    torch::Tensor step_loss;
+    for (int64_t micro = 0; micro < loop.grad_accum_steps; ++micro) {
+      MicroStep result = objective->train_micro_step(loop.batch_size, 1.0 / static_cast<double>(loop.grad_accum_steps));
+      step_loss = micro == 0 ? result.loss : step_loss + result.loss;
+      tokens_since_log += result.tokens;
+    }
+    double grad_norm = loop.clip_grad_norm > 0
+                           ? torch::nn::utils::clip_grad_norm_(all_parameters, loop.clip_grad_norm)
+                           : std::numeric_limits<double>::quiet_NaN();
+    optimizer->step();
+    ++state.step;
+
+    const bool last = state.step == loop.max_steps;
+    if (state.step % loop.log_every == 0 || last) {
+      const auto now = Clock::now();
+      const double interval = std::chrono::duration<double>(now - last_log).count();
+      const double elapsed = std::chrono::duration<double>(now - started).count();
+      const double loss = step_loss.item<double>() / static_cast<double>(loop.grad_accum_steps);
+      const double tokens_per_s = static_cast<double>(tokens_since_log) / std::max(interval, 1e-9);
+      const double eta = elapsed / static_cast<double>(state.step - first_step) *
+                         static_cast<double>(loop.max_steps - state.step);
+      progress.update(fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | ETA {}", state.step,
+                                  loop.max_steps, loss, lr, format_count(tokens_per_s), format_duration(eta)));
+      nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr},
+                            {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}};
+      if (!std::isnan(grad_norm)) fields["grad_norm"] = grad_norm;
+      metrics.write("train", fields);
+      last_log = now;
+      tokens_since_log = 0;
+    }
+
+    bool improved = false;
+    if ((loop.eval_every > 0 && state.step % loop.eval_every == 0) || last) {
+      const double valid_loss = objective->evaluate(loop.eval_batches, loop.batch_size);
+      improved = valid_loss < state.best_valid_loss;
+      if (improved) state.best_valid_loss = valid_loss;
+      progress.break_line();
+      spdlog::info("step {}: valid loss {:.4f} (ppl {:.2f}){}", state.step, valid_loss, std::exp(valid_loss),
+                   improved ? ", best so far" : "");
+      metrics.write("eval", {{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}});
+    }
+    if ((loop.checkpoint_every > 0 && state.step % loop.checkpoint_every == 0) || last || improved) {
+      checkpoint();
+      if (improved) publish_best(run_dir, *latest_checkpoint(run_dir));
+    }
+  }
+  progress.break_line();
+  if (stop_requested && last_checkpoint != state.step) {
+    spdlog::info("stopping at step {} on request; writing a checkpoint", state.step);
+    checkpoint();
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  metrics.write("end", {{"step", state.step}, {"elapsed_s", elapsed}, {"stopped", stop_requested.load()}});
+  spdlog::info("{} steps in {}; run directory {}", state.step - first_step, format_duration(elapsed), run_dir);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  if (!stop_requested && recipe.generation.max_new_tokens > 0) {
+    std::string text = objective->sample(recipe.generation, static_cast<uint64_t>(recipe.seed));
+    if (!text.empty()) {
+      fmt::print("--- sample ---\n{}{}\n--------------\n", recipe.generation.prompt, text);
+      metrics.write("sample", {{"step", state.step}, {"prompt", recipe.generation.prompt}, {"text", text}});
+    }
+  }
+  return run_dir;
+}
+
+LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device_spec) {
+  auto checkpoint = find_checkpoint(run_dir, which_checkpoint);
+  if (!checkpoint)
+    throw UserError(run_dir + ": no checkpoint '" + which_checkpoint + "' (use latest, best or step_N; is this a run directory?)");
+  LoadedRecipe loaded = load_recipe((fs::path(*checkpoint) / "recipe.yaml").string(), {}, /*check_files=*/false);
+  LoadedRun run;
+  run.recipe = loaded.recipe;
+  if (!device_spec.empty()) run.recipe.device = device_spec;
+  run.checkpoint_dir = *checkpoint;
+  run.device = select_device(run.recipe.device);
+  run.tokenizer = tokenizers::load_tokenizer((fs::path(*checkpoint) / "tokenizer").string());
+  ObjectiveContext context{&run.recipe, run.tokenizer, run.device};
+  context.load_data = false;
+  run.objective = objectives().build(run.recipe.trainer, context);
+  load_weights(*run.objective, *checkpoint, run.device);
+  return run;
+}
+
+ModelSummary summarize(const LoadedRecipe& loaded) {
+  const Recipe& recipe = loaded.recipe;
+  auto tokenizer = build_tokenizer(recipe);
+  ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
+  auto objective = objectives().build(recipe.trainer, context);
+  ModelSummary summary;
+  summary.parameters = count_parameters(objective->model());
+  summary.parameter_bytes = summary.parameters * 4;
+  summary.gradient_bytes = summary.parameters * 4;
+  const auto& optimizer = loop_options(recipe).optimizer.type;
+  // AdamW keeps two moments per parameter; SGD one momentum buffer.
+  summary.optimizer_bytes = summary.parameters * (optimizer == "sgd" ? 4 : 8);
+  return summary;
+}
+
+}  // namespace zoo::trainers

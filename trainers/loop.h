@@ -1,0 +1,117 @@
+// The one training loop every objective runs under: accumulation, clipping, schedule,
+// evaluation, logging, checkpoints and exact resume. Objectives supply the loss.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/recipe.h"
+#include "core/registry.h"
+#include "tokenizers/tokenizer.h"
+#include "trainers/optim.h"
+
+namespace zoo::trainers {
+
+struct LoopOptions {
+  int64_t batch_size = 32;
+  int64_t grad_accum_steps = 1;
+  int64_t max_steps = 1000;
+  double clip_grad_norm = 1.0;
+  int64_t log_every = 10;
+  int64_t eval_every = 250;
+  int64_t eval_batches = 20;
+  int64_t checkpoint_every = 500;
+  int64_t keep_last = 3;
+  std::string output_dir;
+  Component optimizer{"adamw", nullptr};
+  Component scheduler{"cosine", nullptr};
+
+  template <class V>
+  void visit(V& v) {
+    v("batch_size", batch_size, "sequences per micro-batch", positive());
+    v("grad_accum_steps", grad_accum_steps, "micro-batches per optimizer step", positive());
+    v("max_steps", max_steps, "optimizer steps", positive());
+    v("clip_grad_norm", clip_grad_norm, "clip the global gradient norm to this; 0 = off", non_negative());
+    v("log_every", log_every, "steps between progress lines and metrics", positive());
+    v("eval_every", eval_every, "steps between validations; 0 = only at the end", non_negative());
+    v("eval_batches", eval_batches, "validation batches per evaluation", positive());
+    v("checkpoint_every", checkpoint_every, "steps between checkpoints; 0 = only at the end", non_negative());
+    v("keep_last", keep_last, "step checkpoints kept; 0 = all", non_negative());
+    v("output_dir", output_dir, "run directory; default runs/<name>");
+    v.component("optimizer", optimizer, "optimizer", "optimizer");
+    v.component("scheduler", scheduler, "scheduler", "learning-rate schedule");
+  }
+};
+
+// Every trainer type's options carry the loop's options (read flat in the trainer section).
+class TrainerOptionsBase {
+ public:
+  virtual ~TrainerOptionsBase() = default;
+  LoopOptions loop;
+};
+
+struct MicroStep {
+  torch::Tensor loss;  // detached, unscaled; read on the host only when logging
+  int64_t tokens = 0;  // tokens (or examples) it trained on
+};
+
+// What a trainer type adds to the loop: the model, how a batch becomes a loss, evaluation.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  virtual torch::nn::Module& model() = 0;
+  virtual ParameterGroups parameter_groups() = 0;
+  // Forward and backward on the next training batch, gradients scaled by `scale`.
+  virtual MicroStep train_micro_step(int64_t batch_size, double scale) = 0;
+  // Mean validation loss over `batches` fixed batches (run in eval mode, no grad).
+  virtual double evaluate(int64_t batches, int64_t batch_size) = 0;
+  virtual std::string data_state() const = 0;
+  virtual void load_data_state(const std::string& state) = 0;
+  // Text shown after training (a generated sample for language models), or "".
+  virtual std::string sample(const GenerationOptions& options, uint64_t seed) = 0;
+};
+
+struct ObjectiveContext {
+  const Recipe* recipe = nullptr;
+  std::shared_ptr<tokenizers::Tokenizer> tokenizer;
+  torch::Device device = torch::kCPU;
+  bool load_data = true;  // off for generation and export, which need only the model
+};
+
+Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives();
+
+struct TrainRequest {
+  std::string recipe_path;
+  std::vector<std::string> overrides;
+  std::string resume_dir;  // empty: a new run
+  bool overwrite = false;  // a new run may replace an existing run directory
+};
+
+// Builds everything from the recipe, trains, evaluates, checkpoints. Returns the run directory.
+std::string train(const TrainRequest& request);
+
+// A run's components rebuilt from a checkpoint, for generation and export.
+struct LoadedRun {
+  Recipe recipe;
+  std::string checkpoint_dir;
+  std::shared_ptr<tokenizers::Tokenizer> tokenizer;
+  std::unique_ptr<Objective> objective;
+  torch::Device device = torch::kCPU;
+};
+LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device);
+
+// Parameters and the memory training them costs, for `zoo validate`.
+struct ModelSummary {
+  int64_t parameters = 0;
+  int64_t parameter_bytes = 0;
+  int64_t gradient_bytes = 0;
+  int64_t optimizer_bytes = 0;
+};
+ModelSummary summarize(const LoadedRecipe& loaded);
+
+void register_trainers();
+
+}  // namespace zoo::trainers
