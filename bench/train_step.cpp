@@ -1,0 +1,135 @@
+// Times GPT training steps (forward, backward, clip, AdamW) and reports tokens/s and model
+// FLOPs utilisation against the sgemm peak measured in the same run on the same threads.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include "cli/register_all.h"
+#include "core/config.h"
+#include "core/options.h"
+#include "core/runtime.h"
+#include "models/model.h"
+#include "trainers/optim.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchConfig {
+  std::string name;
+  std::string model_yaml;  // a recipe's model section
+  int64_t batch_size;
+  int64_t block_size;
+  int64_t vocab_size;
+};
+
+const std::vector<BenchConfig> kConfigs = {
+    {"tiny", "{type: gpt, n_layer: 2, n_head: 2, d_model: 64, block_size: 64}", 8, 64, 96},
+    {"quickstart", "{type: gpt, n_layer: 4, n_head: 4, d_model: 192, block_size: 128}", 32, 128, 96},
+    // nanoGPT's config/train_shakespeare_char.py
+    {"shakespeare_char", "{type: gpt, n_layer: 6, n_head: 6, d_model: 384, block_size: 256, dropout: 0.2}", 64, 256, 65},
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Best-of sgemm throughput in FLOP/s at a size like the models' large products.
+double measure_sgemm_peak(int64_t n, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  torch::mm_out(c, a, b);  // warm up
+  double best = 0;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = Clock::now();
+    torch::mm_out(c, a, b);
+    best = std::max(best, 2.0 * n * n * n / seconds_since(start));
+  }
+  return best;
+}
+
+// A component from recipe YAML, through the same reader recipes use.
+zoo::Component parse_component(const std::string& kind, const std::string& yaml) {
+  auto doc = zoo::RecipeDocument::load_string(kind + ": " + yaml, "<bench>");
+  zoo::Component component;
+  zoo::Reader reader(doc, doc.root(), "");
+  reader.component(kind.c_str(), component, kind.c_str(), "");
+  return component;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"GPT training-step benchmark: tokens/s and MFU against the measured sgemm peak"};
+  int steps = 5, warmup = 2, threads = 0;
+  std::vector<std::string> names{"quickstart", "shakespeare_char"};
+  app.add_option("--steps", steps, "timed steps per config (median reported)");
+  app.add_option("--warmup", warmup, "untimed steps first");
+  app.add_option("--threads", threads, "intra-op threads; 0 = every core");
+  app.add_option("--configs", names, "configs: tiny, quickstart, shakespeare_char")->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+
+  zoo::register_all();
+  threads = zoo::configure_threads(threads);
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  double peak = measure_sgemm_peak(1024, 10);
+  fmt::print("threads {} | OPENBLAS_CORETYPE {} | sgemm peak (1024^3, best of 10) {:.1f} GFLOP/s\n", threads,
+             coretype ? coretype : "(unset)", peak / 1e9);
+  fmt::print("{:<18} {:>10} {:>7} {:>11} {:>12} {:>10} {:>7}\n", "config", "params", "batch", "step ms",
+             "tokens/s", "GFLOP/s", "MFU");
+
+  for (const auto& name : names) {
+    auto config = std::find_if(kConfigs.begin(), kConfigs.end(), [&](const BenchConfig& c) { return c.name == name; });
+    if (config == kConfigs.end()) {
+      fmt::print(stderr, "unknown config '{}'\n", name);
+      return 2;
+    }
+    torch::manual_seed(0);
+    auto component = parse_component("model", config->model_yaml);
+    auto model = zoo::models::language_models().build(component, {config->vocab_size});
+    model->train();
+    zoo::trainers::ParameterGroups groups{model->decay_parameters(), model->no_decay_parameters()};
+    auto optimizer = zoo::trainers::optimizers().build(parse_component("optimizer", "{type: adamw, lr: 1.0e-3}"), groups);
+    auto parameters = model->parameters();
+
+    // FLOPs per token as nanoGPT's estimate_mfu (PaLM appendix B): 6N for the weights' forward
+    // and backward, plus 12·L·d·T for attention scores and values; N without position embeddings.
+    int64_t n_params = 0, n_position = 0;
+    for (const auto& p : model->named_parameters()) {
+      n_params += p.value().numel();
+      if (p.key().find("wpe") != std::string::npos) n_position += p.value().numel();
+    }
+    YAML::Node spec = YAML::Load(config->model_yaml);
+    const double layers = spec["n_layer"].as<double>(), width = spec["d_model"].as<double>();
+    const double flops_per_token =
+        6.0 * static_cast<double>(n_params - n_position) + 12.0 * layers * width * static_cast<double>(config->block_size);
+
+    std::vector<double> times;
+    for (int i = 0; i < warmup + steps; ++i) {
+      auto ids = torch::randint(config->vocab_size, {config->batch_size, config->block_size + 1}, torch::kInt64);
+      auto start = Clock::now();
+      optimizer.optimizer->zero_grad();
+      auto logits = model->forward(ids.narrow(1, 0, config->block_size));
+      auto loss = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}),
+                                                        ids.narrow(1, 1, config->block_size).reshape({-1}));
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(parameters, 1.0);
+      optimizer.optimizer->step();
+      if (i >= warmup) times.push_back(seconds_since(start));
+    }
+    const double step = median(times);
+    const double tokens_per_s = static_cast<double>(config->batch_size * config->block_size) / step;
+    const double achieved = flops_per_token * tokens_per_s;
+    fmt::print("{:<18} {:>10} {:>7} {:>11.1f} {:>12.0f} {:>10.1f} {:>6.1f}%\n", config->name, n_params,
+               config->batch_size, step * 1e3, tokens_per_s, achieved / 1e9, 100.0 * achieved / peak);
+  }
+  return 0;
+}
