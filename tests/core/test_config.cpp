@@ -87,16 +87,16 @@ TEST(Config, ErrorsNameFileLineColumnAndKeyPath) {
   EXPECT_EQ(error_of("name: x\npart:\n  type: toy\n  widht: 3\n"),
             "r.yaml:4:3: part.widht: unknown key (did you mean 'width'?)");
   EXPECT_EQ(error_of("name: x\npart: {type: toy, rate: 1.5}\n"),
-            "r.yaml:2:26: part.rate: value 1.5 is out of range (must be in [0, 1])");
+            "r.yaml:2:25: part.rate: value 1.5 is out of range (must be in [0, 1])");
   EXPECT_EQ(error_of("name: x\npart: {type: toy, mode: fsat}\n"),
-            "r.yaml:2:26: part.mode: 'fsat' is not one of fast|slow (did you mean 'fast'?)");
+            "r.yaml:2:25: part.mode: 'fsat' is not one of fast|slow (did you mean 'fast'?)");
   EXPECT_EQ(error_of("name: x\npart: {type: tyo}\n"),
-            "r.yaml:2:15: part.type: unknown toy type 'tyo' (did you mean 'toy'?); registered: other, toy");
+            "r.yaml:2:14: part.type: unknown toy type 'tyo' (did you mean 'toy'?); registered: other, toy");
   EXPECT_EQ(error_of("part: {type: toy}\n"), "r.yaml:1:1: name: missing required key");
   EXPECT_EQ(error_of("name: x\npart: {type: toy, width: 2.5}\n"),
-            "r.yaml:2:27: part.width: expected an integer, got '2.5' (a whole number, e.g. 2)");
+            "r.yaml:2:26: part.width: expected an integer, got '2.5' (a whole number, e.g. 2)");
   EXPECT_EQ(error_of("name: x\npart: {type: toy, flag: maybe}\n"),
-            "r.yaml:2:26: part.flag: expected true or false, got 'maybe'");
+            "r.yaml:2:25: part.flag: expected true or false, got 'maybe'");
 }
 
 TEST(Config, OverrideErrorsPointAtTheCommandLine) {
