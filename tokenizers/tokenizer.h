@@ -25,6 +25,9 @@ class Tokenizer {
 // that learn a vocabulary (char: the set of characters seen).
 Factory<std::shared_ptr<Tokenizer>, const std::string&>& tokenizers();
 
+// Every saved tokenizer writes DIR/tokenizer.json, a JSON object with at least its "type".
+inline constexpr const char* kTokenizerFile = "tokenizer.json";
+
 // Loads a tokenizer saved with save(); the type is recorded in the directory.
 std::shared_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 

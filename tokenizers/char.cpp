@@ -1,0 +1,119 @@
+// Character-level tokenizer over UTF-8 code points; saved as DIR/tokenizer.json.
+#include "tokenizers/char.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "core/error.h"
+#include "tokenizers/utf8.h"
+
+namespace zoo::tokenizers {
+
+CharTokenizer::CharTokenizer(std::vector<char32_t> chars) : chars_(std::move(chars)) {
+  if (!std::is_sorted(chars_.begin(), chars_.end()) ||
+      std::adjacent_find(chars_.begin(), chars_.end()) != chars_.end())
+    throw std::invalid_argument("CharTokenizer: characters must be strictly increasing");
+  ascii_ids_.fill(kUnknown);
+  for (size_t i = 0; i < chars_.size(); ++i) {
+    const int64_t id = static_cast<int64_t>(i) + 1;
+    if (chars_[i] < ascii_ids_.size()) ascii_ids_[chars_[i]] = id;
+    else ids_.emplace(chars_[i], id);
+  }
+}
+
+std::shared_ptr<CharTokenizer> CharTokenizer::fit(std::string_view text, const std::string& file) {
+  check_utf8(text, file);
+  if (text.empty())
+    throw UserError(file + ": empty file; the char tokenizer learns its characters from the training text");
+  std::vector<bool> seen_ascii(128, false);
+  std::vector<char32_t> chars;
+  size_t pos = 0;
+  char32_t cp;
+  while (pos < text.size()) {
+    decode_utf8(text, pos, cp);
+    if (cp < 128) {
+      if (seen_ascii[cp]) continue;
+      seen_ascii[cp] = true;
+    }
+    chars.push_back(cp);
+  }
+  std::sort(chars.begin(), chars.end());
+  chars.erase(std::unique(chars.begin(), chars.end()), chars.end());
+  return std::make_shared<CharTokenizer>(std::move(chars));
+}
+
+std::shared_ptr<CharTokenizer> CharTokenizer::fit_file(const std::string& file) {
+  return fit(read_file(file), file);
+}
+
+int64_t CharTokenizer::id_of(char32_t cp) const {
+  if (cp < ascii_ids_.size()) return ascii_ids_[cp];
+  auto it = ids_.find(cp);
+  return it == ids_.end() ? kUnknown : it->second;
+}
+
+std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  ids.reserve(text.size());
+  size_t pos = 0;
+  char32_t cp;
+  while (pos < text.size()) ids.push_back(decode_utf8(text, pos, cp) ? id_of(cp) : kUnknown);
+  return ids;
+}
+
+std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::string text;
+  text.reserve(ids.size());
+  for (int64_t id : ids) {
+    const bool known = id > 0 && id <= static_cast<int64_t>(chars_.size());
+    append_utf8(text, known ? chars_[id - 1] : kReplacement);
+  }
+  return text;
+}
+
+// {"type": "char", "chars": ["\n", " ", "!", ...]}: chars[i] is the character of id i+1.
+void CharTokenizer::save(const std::string& dir) const {
+  nlohmann::json chars = nlohmann::json::array();
+  for (char32_t cp : chars_) {
+    std::string s;
+    append_utf8(s, cp);
+    chars.push_back(s);
+  }
+  const nlohmann::json doc = {{"type", type()}, {"unknown_id", kUnknown}, {"chars", chars}};
+  const std::string path = dir + "/" + kTokenizerFile;
+  std::ofstream out(path, std::ios::binary);
+  out << doc.dump(1) << "\n";
+  out.close();
+  if (!out) throw UserError(path + ": cannot write (check that the directory exists and is writable)");
+}
+
+std::shared_ptr<CharTokenizer> CharTokenizer::load(const std::string& dir) {
+  const std::string path = dir + "/" + kTokenizerFile;
+  const auto fail = [&](const std::string& what) -> UserError {
+    return UserError(path + ": " + what + "; save the tokenizer again or restore the file");
+  };
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw fail(std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (!doc.is_object() || doc.value("type", "") != "char") throw fail("not a char tokenizer");
+  if (!doc.contains("chars") || !doc["chars"].is_array()) throw fail("no \"chars\" list");
+  std::vector<char32_t> chars;
+  for (const auto& entry : doc["chars"]) {
+    size_t pos = 0;
+    char32_t cp;
+    if (!entry.is_string()) throw fail("\"chars\" holds a non-string");
+    const std::string s = entry.get<std::string>();
+    if (s.empty() || !decode_utf8(s, pos, cp) || pos != s.size())
+      throw fail("\"chars\" entry \"" + s + "\" is not one character");
+    if (!chars.empty() && cp <= chars.back()) throw fail("\"chars\" is not in increasing code point order");
+    chars.push_back(cp);
+  }
+  return std::make_shared<CharTokenizer>(std::move(chars));
+}
+
+}  // namespace zoo::tokenizers
