@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 #include "core/registry.h"
 #include "models/nn/attention.h"
@@ -22,6 +23,20 @@ class LanguageModelImpl : public torch::nn::Module {
   virtual nn::KVCache make_cache(int64_t batch) const = 0;
   virtual int64_t context_length() const = 0;
   virtual int64_t vocab_size() const = 0;
+
+  // Like forward, for padded batches: attention_mask (B, T), 1 = real token, 0 = padding.
+  // Padded keys are hidden and positions count real tokens only, so a left- or right-padded
+  // sequence gets the logits it would get alone. The default throws: not every model has masks.
+  virtual torch::Tensor forward_masked(const torch::Tensor& ids, const torch::Tensor& attention_mask);
+
+  // The trainable parameters, split for AdamW: weight matrices decay; biases, norm weights and
+  // embeddings (names containing "emb", "wte" or "wpe") do not. Each tensor appears once, even
+  // when shared (tied embeddings).
+  virtual std::vector<torch::Tensor> decay_parameters() const;
+  virtual std::vector<torch::Tensor> no_decay_parameters() const;
+
+  // Number of distinct parameter elements (a shared tensor counts once).
+  int64_t num_parameters() const;
 };
 
 using LanguageModel = std::shared_ptr<LanguageModelImpl>;
