@@ -1,6 +1,7 @@
 // Times GPT training steps (forward, backward, clip, AdamW) and reports tokens/s and model
 // FLOPs utilisation against the sgemm peak measured in the same run on the same threads.
 #include <CLI/CLI.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -74,8 +75,20 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "timed steps per config (median reported)");
   app.add_option("--warmup", warmup, "untimed steps first");
   app.add_option("--threads", threads, "intra-op threads; 0 = every core");
+  std::string profile;
+  app.add_option("--profile", profile, "write a chrome trace of the timed steps of the last config to this file");
   app.add_option("--configs", names, "configs: tiny, quickstart, shakespeare_char")->delimiter(',');
+  std::string custom_model;
+  int64_t custom_batch = 32, custom_block = 128;
+  app.add_option("--model", custom_model, "a recipe model section to time as config 'custom', e.g. '{type: gpt, n_layer: 2}'");
+  app.add_option("--batch", custom_batch, "batch size of the custom config");
+  app.add_option("--block", custom_block, "block size of the custom config");
   CLI11_PARSE(app, argc, argv);
+  std::vector<BenchConfig> configs = kConfigs;
+  if (!custom_model.empty()) {
+    configs.push_back({"custom", custom_model, custom_batch, custom_block, 96});
+    names = {"custom"};
+  }
 
   zoo::register_all();
   threads = zoo::configure_threads(threads);
@@ -87,8 +100,8 @@ int main(int argc, char** argv) {
              "tokens/s", "GFLOP/s", "MFU");
 
   for (const auto& name : names) {
-    auto config = std::find_if(kConfigs.begin(), kConfigs.end(), [&](const BenchConfig& c) { return c.name == name; });
-    if (config == kConfigs.end()) {
+    auto config = std::find_if(configs.begin(), configs.end(), [&](const BenchConfig& c) { return c.name == name; });
+    if (config == configs.end()) {
       fmt::print(stderr, "unknown config '{}'\n", name);
       return 2;
     }
@@ -113,7 +126,9 @@ int main(int argc, char** argv) {
         6.0 * static_cast<double>(n_params - n_position) + 12.0 * layers * width * static_cast<double>(config->block_size);
 
     std::vector<double> times;
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profiler;
     for (int i = 0; i < warmup + steps; ++i) {
+      if (i == warmup && !profile.empty()) profiler = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
       auto ids = torch::randint(config->vocab_size, {config->batch_size, config->block_size + 1}, torch::kInt64);
       auto start = Clock::now();
       optimizer.optimizer->zero_grad();
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
       optimizer.optimizer->step();
       if (i >= warmup) times.push_back(seconds_since(start));
     }
+    profiler.reset();
     const double step = median(times);
     const double tokens_per_s = static_cast<double>(config->batch_size * config->block_size) / step;
     const double achieved = flops_per_token * tokens_per_s;

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/options.h"
 
@@ -375,9 +377,13 @@ void Reader::finish() {
 
 // ---- Writer ----
 
+void Writer::operator()(const char* key, const double& value, const char*, const Check&) {
+  node[key] = fmt::format("{}", value);
+}
+
 void Writer::operator()(const char* key, const std::vector<double>& value, const char*, const Check&) {
   YAML::Node list(YAML::NodeType::Sequence);
-  for (double v : value) list.push_back(v);
+  for (double v : value) list.push_back(fmt::format("{}", v));
   list.SetStyle(YAML::EmitterStyle::Flow);
   node[key] = list;
 }

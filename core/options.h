@@ -148,6 +148,8 @@ class Writer {
   void operator()(const char* key, const T& value, const char*, const Check& = {}) {
     node[key] = value;
   }
+  // Shortest text that reads back to the same double (0.1, not 0.10000000000000001).
+  void operator()(const char* key, const double& value, const char*, const Check& = {});
   template <size_t N>
   void operator()(const char* key, const std::array<double, N>& value, const char*, const Check& = {}) {
     (*this)(key, std::vector<double>(value.begin(), value.end()), "");
