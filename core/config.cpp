@@ -273,11 +273,9 @@ void Reader::operator()(const char* key, std::string& value, const char*, const 
       std::find(check.choices.begin(), check.choices.end(), parsed) == check.choices.end())
     fail(node, key_path(key), "'" + parsed + "' is not one of " + check.describe() + did_you_mean(parsed, check.choices));
   if (doc_->check_files && check.must_exist && !std::filesystem::is_regular_file(parsed)) {
-    std::string hint;
-    std::filesystem::path p(parsed);
-    auto first = p.begin();
-    if (first != p.end() && *first == "data" && std::next(first) != p.end())
-      hint = " (run scripts/fetch_data.sh " + std::next(first)->string() + "?)";
+    // Corpora live under data/NAME/ and come from the fetch script.
+    std::string hint = parsed.rfind("data/", 0) == 0 ? " (corpora are fetched with scripts/fetch_data.sh NAME)"
+                                                      : " (relative paths start from the current directory)";
     fail(node, key_path(key), "file not found: " + parsed + hint);
   }
   value = parsed;
