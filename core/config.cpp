@@ -272,7 +272,9 @@ void Reader::operator()(const char* key, std::string& value, const char*, const 
   if (!check.choices.empty() &&
       std::find(check.choices.begin(), check.choices.end(), parsed) == check.choices.end())
     fail(node, key_path(key), "'" + parsed + "' is not one of " + check.describe() + did_you_mean(parsed, check.choices));
-  if (doc_->check_files && check.must_exist && !std::filesystem::is_regular_file(parsed)) {
+  // An empty optional path means "none" (the resolved recipe writes it so).
+  if (doc_->check_files && check.must_exist && !(parsed.empty() && !check.is_required) &&
+      !std::filesystem::is_regular_file(parsed)) {
     // Corpora live under data/NAME/ and come from the fetch script.
     std::string hint = parsed.rfind("data/", 0) == 0 ? " (corpora are fetched with scripts/fetch_data.sh NAME)"
                                                       : " (relative paths start from the current directory)";
