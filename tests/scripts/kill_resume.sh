@@ -3,7 +3,7 @@
 # and the final weights equal those of an uninterrupted run.
 # Usage: kill_resume.sh ZOO_BINARY SOURCE_DIR
 set -euo pipefail
-zoo=$1
+zoo=$(realpath "$1")
 python=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
