@@ -3,8 +3,10 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/runtime.h"
 
 int main(int argc, char** argv) {
+  zoo::reexec_with_passive_omp_wait(argv);
   try {
     return zoo::cli::run(argc, argv);
   } catch (const zoo::UserError& e) {

@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
@@ -9,6 +10,13 @@
 #include "core/error.h"
 
 namespace zoo {
+
+void reexec_with_passive_omp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);
+  // execv returned: no /proc (or no permission); carry on with the spinning default.
+}
 
 torch::Device select_device(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);

@@ -168,6 +168,7 @@ std::string train(const TrainRequest& request) {
                                                 {"parameters", parameters},
                                                 {"device", device.str()},
                                                 {"threads", threads},
+                                                {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
                                                 {"checkpoint", resume_from.value_or("")}});
 
   std::signal(SIGINT, on_stop_signal);
