@@ -1,8 +1,5 @@
 #include "core/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -19,14 +16,6 @@ namespace fs = std::filesystem;
 namespace zoo {
 namespace {
 
-void fsync_path(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw std::runtime_error("cannot open " + path.string() + " to sync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error("fsync failed on " + path.string());
-}
-
 std::vector<fs::path> step_directories(const fs::path& checkpoints) {
   std::vector<fs::path> steps;
   if (!fs::is_directory(checkpoints)) return steps;
@@ -39,28 +28,6 @@ std::vector<fs::path> step_directories(const fs::path& checkpoints) {
 }
 
 }  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + temp);
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error("write failed for " + temp + " (disk full?)");
-  }
-  fsync_path(temp);
-  fs::rename(temp, path);
-  fsync_path(fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot read");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 CheckpointWriter::CheckpointWriter(const std::string& checkpoints_dir, const std::string& name)
     : final_dir_((fs::path(checkpoints_dir) / name).string()),
@@ -79,12 +46,12 @@ CheckpointWriter::~CheckpointWriter() {
 std::string CheckpointWriter::path(const std::string& file) const { return (fs::path(temp_dir_) / file).string(); }
 
 std::string CheckpointWriter::commit() {
-  for (const auto& entry : fs::recursive_directory_iterator(temp_dir_)) fsync_path(entry.path());
+  for (const auto& entry : fs::recursive_directory_iterator(temp_dir_)) fsync_path(entry.path().string());
   fsync_path(temp_dir_);
   // A checkpoint of the same step (a run resumed before its next checkpoint) is replaced.
   if (fs::exists(final_dir_)) fs::remove_all(final_dir_);
   fs::rename(temp_dir_, final_dir_);
-  fsync_path(fs::path(final_dir_).parent_path());
+  fsync_path(fs::path(final_dir_).parent_path().string());
   committed_ = true;
   return final_dir_;
 }
@@ -136,7 +103,7 @@ void publish_best(const std::string& run_dir, const std::string& checkpoint_dir)
   fs::remove_all(temp);
   fs::remove_all(old);
   fs::copy(checkpoint_dir, temp, fs::copy_options::recursive | fs::copy_options::create_hard_links);
-  fsync_path(temp);
+  fsync_path(temp.string());
   if (fs::exists(best)) fs::rename(best, old);
   fs::rename(temp, best);
   fsync_path(run_dir);

@@ -5,12 +5,9 @@
 #include <optional>
 #include <string>
 
+#include "core/files.h"
+
 namespace zoo {
-
-// Writes `content` to `path` through `path.tmp` + fsync + rename.
-void write_file_atomic(const std::string& path, const std::string& content);
-
-std::string read_file(const std::string& path);
 
 // A checkpoint being written: files go into `<dir>/.tmp-<name>`; commit() fsyncs them and
 // renames the directory to `<dir>/<name>`. Destroyed uncommitted, it removes the temporary.

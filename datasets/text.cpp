@@ -7,13 +7,14 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tokenizers/utf8.h"
 
 namespace zoo::datasets {
 namespace {
 
 torch::Tensor tokenize_file(const std::string& file, const tokenizers::Tokenizer& tokenizer) {
-  const std::string text = tokenizers::read_file(file);
+  const std::string text = read_file(file);
   tokenizers::check_utf8(text, file);
   if (text.empty()) throw UserError(file + ": empty file; the text data type needs text to read");
   std::vector<int64_t> ids = tokenizer.encode(text);

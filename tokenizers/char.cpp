@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tokenizers/utf8.h"
 
 namespace zoo::tokenizers {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "tokenizers/char.h"
 #include "tokenizers/utf8.h"
 

@@ -83,13 +83,4 @@ void check_utf8(std::string_view text, const std::string& file) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file (check the path)");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw UserError(path + ": read error");
-  return bytes.str();
-}
-
 }  // namespace zoo::tokenizers

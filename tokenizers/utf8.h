@@ -20,7 +20,4 @@ void append_utf8(std::string& out, char32_t code_point);
 // first invalid sequence of `text`, the contents of `file`.
 void check_utf8(std::string_view text, const std::string& file);
 
-// The whole file as bytes; UserError naming the file when it cannot be read.
-std::string read_file(const std::string& path);
-
 }  // namespace zoo::tokenizers
