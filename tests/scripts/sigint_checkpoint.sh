@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# SIGINT finishes the current step, writes a checkpoint of it and exits 0; resuming continues
+# from that step.
+# Usage: sigint_checkpoint.sh ZOO_BINARY SOURCE_DIR
+set -euo pipefail
+zoo=$(realpath "$1")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+/usr/bin/python3 -c "
+import random; random.seed(4); w='a cat and the dog ran on mats in rain'.split()
+open('corpus.txt','w').write(''.join(' '.join(random.choice(w) for _ in range(9))+'.\n' for _ in range(2000)))"
+cat > recipe.yaml <<'YAML'
+name: sigint
+threads: 1
+data: {type: text, train: corpus.txt, block_size: 32}
+model: {type: gpt, n_layer: 2, n_head: 2, d_model: 64, block_size: 32}
+trainer: {type: lm, batch_size: 8, max_steps: 100000, log_every: 1, eval_every: 0, checkpoint_every: 0}
+generation: {max_new_tokens: 0}
+YAML
+"$zoo" train recipe.yaml > train.log 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  steps=$(grep -c '"event":"train"' runs/sigint/metrics.jsonl 2>/dev/null) || true
+  [[ ${steps:-0} -ge 20 ]] && break
+  sleep 0.05
+done
+kill -INT $pid
+status=0
+wait $pid || status=$?
+[[ $status -eq 0 ]] || { echo "FAIL: exit code $status after SIGINT"; cat train.log; exit 1; }
+last=$(grep '"event":"train"' runs/sigint/metrics.jsonl | tail -1 | sed 's/.*"step":\([0-9]*\).*/\1/')
+expected=$(printf 'checkpoints/step_%06d' "$last")
+[[ $(cat runs/sigint/latest) == "$expected" ]] || { echo "FAIL: latest is $(cat runs/sigint/latest), expected $expected"; exit 1; }
+[[ $last -lt 100000 ]] || { echo "FAIL: ran to the end"; exit 1; }
+"$zoo" train --resume runs/sigint trainer.max_steps=$((last + 5)) > resume.log 2>&1
+grep -q "resuming from .*step_$(printf '%06d' "$last")" resume.log || { echo "FAIL: did not resume from step $last"; cat resume.log; exit 1; }
+echo "ok: SIGINT after step $last wrote $expected, exited 0, and the run resumed from it"
