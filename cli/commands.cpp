@@ -98,8 +98,10 @@ int run(int argc, char** argv) {
 
   if (*train) {
     if (!train_request.resume_dir.empty()) split_overrides(train_request.recipe_path, train_request.overrides);
-    if (train_request.recipe_path.empty() == train_request.resume_dir.empty())
-      throw UserError("zoo train: give a recipe (zoo train RECIPE.yaml) or a run to resume (zoo train --resume RUN_DIR), not both");
+    if (train_request.recipe_path.empty() && train_request.resume_dir.empty())
+      throw UserError("zoo train: give a recipe (zoo train RECIPE.yaml) or a run to resume (zoo train --resume RUN_DIR)");
+    if (!train_request.recipe_path.empty() && !train_request.resume_dir.empty())
+      throw UserError("zoo train: give a recipe or --resume RUN_DIR, not both (a resumed run uses the recipe saved in its checkpoint)");
     trainers::train(train_request);
     return 0;
   }
