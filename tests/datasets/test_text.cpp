@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 
+#include "tests/support/user_error.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/text.h"
@@ -70,14 +71,7 @@ class TextDatasetTest : public ::testing::Test {
   torch::Tensor stream_;  // the whole train file's tokens
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no UserError)";
-}
+std::string error_of(const std::function<void()>& f) { return zoo::testing::user_error_of(f); }
 
 void expect_same(const LMBatch& a, const LMBatch& b) {
   EXPECT_TRUE(torch::equal(a.input, b.input));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <fstream>
 
+#include "tests/support/user_error.h"
 #include "core/error.h"
 #include "tokenizers/char.h"
 #include "tokenizers/tokenizer.h"
@@ -32,14 +33,7 @@ std::string write_file(const fs::path& path, const std::string& bytes) {
   return path.string();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no UserError)";
-}
+std::string error_of(const std::function<void()>& f) { return zoo::testing::user_error_of(f); }
 
 }  // namespace
 
