@@ -9,9 +9,9 @@
 #include <cstdlib>
 
 #include "cli/register_all.h"
-#include "core/config.h"
-#include "core/options.h"
+#include "core/recipe.h"
 #include "core/runtime.h"
+#include "models/gpt.h"
 #include "models/model.h"
 #include "trainers/optim.h"
 
@@ -58,15 +58,6 @@ double measure_sgemm_peak(int64_t n, int repeats) {
   return best;
 }
 
-// A component from recipe YAML, through the same reader recipes use.
-zoo::Component parse_component(const std::string& kind, const std::string& yaml) {
-  auto doc = zoo::RecipeDocument::load_string(kind + ": " + yaml, "<bench>");
-  zoo::Component component;
-  zoo::Reader reader(doc, doc.root(), "");
-  reader.component(kind.c_str(), component, kind.c_str(), "");
-  return component;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,11 +100,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     torch::manual_seed(0);
-    auto component = parse_component("model", config->model_yaml);
+    auto component = zoo::parse_component("model", config->model_yaml);
     auto model = zoo::models::language_models().build(component, {config->vocab_size});
     model->train();
     zoo::trainers::ParameterGroups groups{model->decay_parameters(), model->no_decay_parameters()};
-    auto optimizer = zoo::trainers::optimizers().build(parse_component("optimizer", "{type: adamw, lr: 1.0e-3}"), groups);
+    auto optimizer = zoo::trainers::optimizers().build(zoo::parse_component("optimizer", "{type: adamw, lr: 1.0e-3}"), groups);
     auto parameters = model->parameters();
 
     // FLOPs per token as nanoGPT's estimate_mfu (PaLM appendix B): 6N for the weights' forward
@@ -123,8 +114,8 @@ int main(int argc, char** argv) {
       n_params += p.value().numel();
       if (p.key().find("wpe") != std::string::npos) n_position += p.value().numel();
     }
-    YAML::Node spec = YAML::Load(config->model_yaml);
-    const double layers = spec["n_layer"].as<double>(), width = spec["d_model"].as<double>();
+    const auto& gpt = component.as<zoo::models::GPTOptions>();
+    const auto layers = static_cast<double>(gpt.n_layer), width = static_cast<double>(gpt.d_model);
     const double flops_per_token =
         6.0 * static_cast<double>(n_params - n_position) + 12.0 * layers * width * static_cast<double>(config->block_size);
 

@@ -85,8 +85,6 @@ struct Component {
     if (!typed) throw std::logic_error("component '" + type + "' has options of another type");
     return *typed;
   }
-  template <class T>
-  T& as_mutable() { return const_cast<T&>(as<T>()); }
 };
 
 // Fills options structs from one YAML mapping of a recipe.

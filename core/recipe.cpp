@@ -25,6 +25,15 @@ LoadedRecipe load_recipe(const std::string& path, const std::vector<std::string>
   return loaded;
 }
 
+Component parse_component(const std::string& kind, const std::string& yaml) {
+  auto doc = RecipeDocument::load_string(kind + ": " + yaml, "<" + kind + ">");
+  Component component;
+  Reader reader(doc, doc.root(), "");
+  reader.component(kind.c_str(), component, kind.c_str(), "");
+  reader.finish();
+  return component;
+}
+
 std::string resolved_yaml(const Recipe& recipe) {
   YAML::Emitter out;
   out << to_yaml(recipe);

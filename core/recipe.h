@@ -60,6 +60,10 @@ struct LoadedRecipe {
 LoadedRecipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {},
                          bool check_files = true);
 
+// One `{type: ...}` component of `kind` from YAML text, read as a recipe section would be
+// (for tools and tests that build a component without a whole recipe).
+Component parse_component(const std::string& kind, const std::string& yaml);
+
 // The resolved recipe (every default filled in) as YAML text.
 std::string resolved_yaml(const Recipe& recipe);
 

@@ -41,7 +41,9 @@ uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
 }  // namespace
 
 TextDataset::TextDataset(const TextOptions& options, const DataContext& context)
-    : block_size_(options.block_size), rng_(context.seed) {
+    : block_size_(options.block_size),
+      window_offsets_(torch::arange(options.block_size + 1, torch::kInt64)),
+      rng_(context.seed) {
   if (!context.tokenizer) throw std::invalid_argument("TextDataset: DataContext has no tokenizer");
   torch::Tensor train = tokenize_file(options.train, *context.tokenizer);
   if (!options.valid.empty()) {
@@ -65,7 +67,7 @@ TextDataset::TextDataset(const TextOptions& options, const DataContext& context)
 
 LMBatch TextDataset::windows(const torch::Tensor& stream, const torch::Tensor& starts) const {
   const int64_t T = block_size_;
-  torch::Tensor index = starts.unsqueeze(1) + torch::arange(T + 1, torch::kInt64);  // (B, T+1)
+  torch::Tensor index = starts.unsqueeze(1) + window_offsets_;  // (B, T+1)
   torch::Tensor tokens = stream.index({index}).to(torch::kInt64);                  // (B, T+1)
   return {tokens.slice(1, 0, T).contiguous(), tokens.slice(1, 1, T + 1).contiguous()};
 }

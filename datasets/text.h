@@ -49,6 +49,8 @@ class TextDataset : public LMDataset {
   LMBatch windows(const torch::Tensor& stream, const torch::Tensor& starts) const;
 
   int64_t block_size_;
+
+  torch::Tensor window_offsets_;  // 0..block_size, built once
   torch::Tensor train_;  // (N_train) int32
   torch::Tensor valid_;  // (N_valid) int32
   std::mt19937_64 rng_;

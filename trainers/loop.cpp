@@ -203,9 +203,8 @@ std::string train(const TrainRequest& request) {
       step_loss = micro == 0 ? result.loss : step_loss + result.loss;
       tokens_since_log += result.tokens;
     }
-    double grad_norm = loop.clip_grad_norm > 0
-                           ? torch::nn::utils::clip_grad_norm_(all_parameters, loop.clip_grad_norm)
-                           : std::numeric_limits<double>::quiet_NaN();
+    torch::Tensor grad_norm;  // read on the host only when logging
+    if (loop.clip_grad_norm > 0) grad_norm = clip_grad_norm(all_parameters, loop.clip_grad_norm);
     optimizer->step();
     ++state.step;
 
@@ -222,7 +221,7 @@ std::string train(const TrainRequest& request) {
                                   loop.max_steps, loss, lr, format_count(tokens_per_s), format_duration(eta)));
       nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr},
                             {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}};
-      if (!std::isnan(grad_norm)) fields["grad_norm"] = grad_norm;
+      if (grad_norm.defined()) fields["grad_norm"] = grad_norm.item<double>();
       metrics.write("train", fields);
       last_log = now;
       tokens_since_log = 0;

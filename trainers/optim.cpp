@@ -98,6 +98,18 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) norms.push_back(p.grad().norm());
+  if (norms.empty()) return torch::zeros({});
+  torch::Tensor total = torch::stack(norms).norm();
+  torch::Tensor scale = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  for (const auto& p : parameters)
+    if (p.grad().defined()) p.grad().mul_(scale);
+  return total;
+}
+
 void register_optimizers() {
   optimizers().add<AdamWOptions>(
       "adamw", "Adam with decoupled weight decay (Loshchilov & Hutter)",

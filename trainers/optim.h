@@ -29,6 +29,11 @@ Factory<Schedule>& schedules();
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+// Scales gradients so their global L2 norm is at most `max_norm`; returns the norm before
+// clipping as a tensor, so the step never waits on the device (libtorch's clip_grad_norm_
+// returns a double, a host sync every step).
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
+
 void register_optimizers();
 
 }  // namespace zoo::trainers

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "core/config.h"
+#include "core/recipe.h"
 #include "trainers/optim.h"
 
 namespace zoo::trainers {
@@ -11,11 +11,7 @@ namespace {
 
 Component parse(const std::string& kind, const std::string& yaml) {
   register_optimizers();
-  auto doc = RecipeDocument::load_string(kind + ": " + yaml, "t.yaml");
-  Component component;
-  Reader reader(doc, doc.root(), "");
-  reader.component(kind.c_str(), component, kind.c_str(), "");
-  return component;
+  return parse_component(kind, yaml);
 }
 
 TEST(Schedule, CosineWarmsUpThenFollowsTheCosineToMinLr) {
