@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace zoo {
 
@@ -14,5 +15,15 @@ void write_file_atomic(const std::string& path, const std::string& content);
 
 // fsync a file or directory by path.
 void fsync_path(const std::string& path);
+
+// FNV-1a 64 of the bytes as 16 hex digits: a cache key that stays the same across runs and
+// machines, not a security hash.
+std::string content_hash(std::string_view bytes);
+// content_hash of a file's bytes, read in blocks.
+std::string file_hash(const std::string& path);
+
+// Where derived files (trained tokenizers, extracted texts) are cached, created on first use:
+// $ZOO_CACHE_DIR, else $XDG_CACHE_HOME/torchzoo, else $HOME/.cache/torchzoo.
+std::string cache_dir();
 
 }  // namespace zoo

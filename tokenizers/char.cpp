@@ -12,19 +12,23 @@
 
 namespace zoo::tokenizers {
 
-CharTokenizer::CharTokenizer(std::vector<char32_t> chars) : chars_(std::move(chars)) {
+CharTokenizer::CharTokenizer(std::vector<char32_t> chars, std::vector<Special> specials)
+    : chars_(std::move(chars)), specials_(std::move(specials)), first_char_id_(1 + static_cast<int64_t>(specials_.size())) {
   if (!std::is_sorted(chars_.begin(), chars_.end()) ||
       std::adjacent_find(chars_.begin(), chars_.end()) != chars_.end())
     throw std::invalid_argument("CharTokenizer: characters must be strictly increasing");
+  special_ids_[static_cast<int>(Special::unk)] = kUnknown;
+  for (size_t i = 0; i < specials_.size(); ++i) special_ids_[static_cast<int>(specials_[i])] = 1 + static_cast<int64_t>(i);
   ascii_ids_.fill(kUnknown);
   for (size_t i = 0; i < chars_.size(); ++i) {
-    const int64_t id = static_cast<int64_t>(i) + 1;
+    const int64_t id = first_char_id_ + static_cast<int64_t>(i);
     if (chars_[i] < ascii_ids_.size()) ascii_ids_[chars_[i]] = id;
     else ids_.emplace(chars_[i], id);
   }
 }
 
-std::shared_ptr<CharTokenizer> CharTokenizer::fit(std::string_view text, const std::string& file) {
+std::shared_ptr<CharTokenizer> CharTokenizer::fit(std::string_view text, const std::string& file,
+                                                  std::vector<Special> specials) {
   check_utf8(text, file);
   if (text.empty())
     throw UserError(file + ": empty file; the char tokenizer learns its characters from the training text");
@@ -42,11 +46,11 @@ std::shared_ptr<CharTokenizer> CharTokenizer::fit(std::string_view text, const s
   }
   std::sort(chars.begin(), chars.end());
   chars.erase(std::unique(chars.begin(), chars.end()), chars.end());
-  return std::make_shared<CharTokenizer>(std::move(chars));
+  return std::make_shared<CharTokenizer>(std::move(chars), std::move(specials));
 }
 
-std::shared_ptr<CharTokenizer> CharTokenizer::fit_file(const std::string& file) {
-  return fit(read_file(file), file);
+std::shared_ptr<CharTokenizer> CharTokenizer::fit_file(const std::string& file, std::vector<Special> specials) {
+  return fit(read_file(file), file, std::move(specials));
 }
 
 int64_t CharTokenizer::id_of(char32_t cp) const {
@@ -68,13 +72,22 @@ std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
   std::string text;
   text.reserve(ids.size());
   for (int64_t id : ids) {
-    const bool known = id > 0 && id <= static_cast<int64_t>(chars_.size());
-    append_utf8(text, known ? chars_[id - 1] : kReplacement);
+    if (id == kUnknown || id >= vocab_size() || id < 0) append_utf8(text, kReplacement);
+    else if (id >= first_char_id_) append_utf8(text, chars_[id - first_char_id_]);
   }
   return text;
 }
 
-// {"type": "char", "chars": ["\n", " ", "!", ...]}: chars[i] is the character of id i+1.
+std::string CharTokenizer::id_to_piece(int64_t id) const {
+  if (id <= kUnknown || id >= vocab_size()) return kSpecialPieces[static_cast<int>(Special::unk)];
+  if (id < first_char_id_) return kSpecialPieces[static_cast<int>(specials_[id - 1])];
+  std::string piece;
+  append_utf8(piece, chars_[id - first_char_id_]);
+  return piece;
+}
+
+// {"type": "char", "special_tokens": ["pad", ...], "chars": ["\n", " ", "!", ...]}: chars[i]
+// is the character of id 1 + len(special_tokens) + i.
 void CharTokenizer::save(const std::string& dir) const {
   nlohmann::json chars = nlohmann::json::array();
   for (char32_t cp : chars_) {
@@ -82,7 +95,9 @@ void CharTokenizer::save(const std::string& dir) const {
     append_utf8(s, cp);
     chars.push_back(s);
   }
-  const nlohmann::json doc = {{"type", type()}, {"unknown_id", kUnknown}, {"chars", chars}};
+  nlohmann::json specials = nlohmann::json::array();
+  for (Special s : specials_) specials.push_back(kSpecialNames[static_cast<int>(s)]);
+  const nlohmann::json doc = {{"type", type()}, {"unknown_id", kUnknown}, {"special_tokens", specials}, {"chars", chars}};
   const std::string path = dir + "/" + kTokenizerFile;
   std::ofstream out(path, std::ios::binary);
   out << doc.dump(1) << "\n";
@@ -103,6 +118,12 @@ std::shared_ptr<CharTokenizer> CharTokenizer::load(const std::string& dir) {
   }
   if (!doc.is_object() || doc.value("type", "") != "char") throw fail("not a char tokenizer");
   if (!doc.contains("chars") || !doc["chars"].is_array()) throw fail("no \"chars\" list");
+  std::vector<Special> specials;
+  try {
+    specials = parse_specials(doc.value("special_tokens", std::vector<std::string>{}), path);
+  } catch (const nlohmann::json::exception&) {
+    throw fail("\"special_tokens\" is not a list of names");
+  }
   std::vector<char32_t> chars;
   for (const auto& entry : doc["chars"]) {
     size_t pos = 0;
@@ -114,7 +135,7 @@ std::shared_ptr<CharTokenizer> CharTokenizer::load(const std::string& dir) {
     if (!chars.empty() && cp <= chars.back()) throw fail("\"chars\" is not in increasing code point order");
     chars.push_back(cp);
   }
-  return std::make_shared<CharTokenizer>(std::move(chars));
+  return std::make_shared<CharTokenizer>(std::move(chars), std::move(specials));
 }
 
 }  // namespace zoo::tokenizers

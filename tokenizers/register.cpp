@@ -3,20 +3,43 @@
 
 #include "core/error.h"
 #include "tokenizers/char.h"
+#include "tokenizers/sentencepiece.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/word.h"
 
 namespace zoo::tokenizers {
+namespace {
+
+template <class Opts>
+using Builder = std::function<std::shared_ptr<Tokenizer>(const Opts&, const std::string&)>;
+
+void require_training_text(const std::string& type, const std::string& training_text_file) {
+  if (training_text_file.empty())
+    throw UserError("tokenizer " + type + ": learns its vocabulary from a training text, but tokenizer.train_on "
+                    "names none; set it to data.train or a text file");
+}
+
+}  // namespace
 
 void register_tokenizers() {
   tokenizers().add<CharOptions>(
       "char", "one token per Unicode character of the training text (id 0: unknown)",
-      std::function<std::shared_ptr<Tokenizer>(const CharOptions&, const std::string&)>(
-          [](const CharOptions&, const std::string& training_text_file) -> std::shared_ptr<Tokenizer> {
-            if (training_text_file.empty())
-              throw UserError("tokenizer char: learns its characters from the training text, but the data "
-                              "section names no training text file");
-            return CharTokenizer::fit_file(training_text_file);
-          }));
+      Builder<CharOptions>([](const CharOptions& options, const std::string& training_text_file) -> std::shared_ptr<Tokenizer> {
+        require_training_text("char", training_text_file);
+        return CharTokenizer::fit_file(training_text_file, parse_specials(options.special_tokens, "tokenizer.special_tokens"));
+      }));
+  tokenizers().add<WordOptions>(
+      "word", "one token per word or punctuation mark of the training text (id 0: unknown)",
+      Builder<WordOptions>([](const WordOptions& options, const std::string& training_text_file) -> std::shared_ptr<Tokenizer> {
+        require_training_text("word", training_text_file);
+        return WordTokenizer::fit_file(training_text_file, options);
+      }));
+  tokenizers().add<SentencePieceOptions>(
+      "sentencepiece", "SentencePiece BPE or unigram subwords learnt from the training text (unk 0, bos 1, eos 2)",
+      Builder<SentencePieceOptions>([](const SentencePieceOptions& options, const std::string& training_text_file) -> std::shared_ptr<Tokenizer> {
+        require_training_text("sentencepiece", training_text_file);
+        return SentencePieceTokenizer::fit_file(options, training_text_file);
+      }));
 }
 
 }  // namespace zoo::tokenizers

@@ -83,4 +83,22 @@ void check_utf8(std::string_view text, const std::string& file) {
   }
 }
 
+std::string replace_invalid_utf8(std::string_view text, size_t* replaced) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0, count = 0;
+  char32_t cp;
+  while (pos < text.size()) {
+    const size_t at = pos;
+    if (decode_utf8(text, pos, cp)) {
+      out.append(text.substr(at, pos - at));
+    } else {
+      append_utf8(out, 0xFFFD);
+      ++count;
+    }
+  }
+  if (replaced) *replaced = count;
+  return out;
+}
+
 }  // namespace zoo::tokenizers

@@ -20,4 +20,8 @@ void append_utf8(std::string& out, char32_t code_point);
 // first invalid sequence of `text`, the contents of `file`.
 void check_utf8(std::string_view text, const std::string& file);
 
+// `text` with every invalid sequence (each byte decode_utf8 rejects) replaced by U+FFFD, the
+// Unicode replacement character; `replaced` (when given) receives how many were replaced.
+std::string replace_invalid_utf8(std::string_view text, size_t* replaced);
+
 }  // namespace zoo::tokenizers
