@@ -1,6 +1,7 @@
 // Language-model windows over a tokenized text file: the `text` data type.
 //
-// The train (and valid) files are tokenized once and held in memory as int32 token streams.
+// The train (and valid) files are read from their token files (`zoo data tokenize`, memory-
+// mapped) when one exists for this tokenizer and text, else tokenized into memory.
 // Training batches are B windows of block_size+1 tokens at uniformly random starts drawn from
 // the dataset's own mt19937_64 (seeded by DataContext::seed; its state is the data position).
 // Validation batch k holds the non-overlapping windows k*B .. k*B+B-1 of the valid stream,
@@ -12,14 +13,16 @@
 
 #include "core/options.h"
 #include "datasets/dataset.h"
+#include "datasets/token_file.h"
 
 namespace zoo::datasets {
 
-struct TextOptions : Options<TextOptions> {
+struct TextOptions : Options<TextOptions>, DataOptionsBase {
   std::string train;
   std::string valid;
   double valid_fraction = 0.1;
   int64_t block_size = 256;
+  std::string on_invalid_utf8 = "error";
 
   template <class V>
   void visit(V& v) {
@@ -29,6 +32,12 @@ struct TextOptions : Options<TextOptions> {
     v("valid_fraction", valid_fraction, "share of the train tokens held out when valid is empty",
       Check().above(0).at_most(0.5));
     v("block_size", block_size, "tokens per window (the context length)", positive());
+    v("on_invalid_utf8", on_invalid_utf8, "bytes that are not UTF-8: error, or replace them with U+FFFD",
+      one_of({"error", "replace"}));
+  }
+
+  std::string split_file(const std::string& split) const override {
+    return split == "train" ? train : split == "valid" ? valid : "";
   }
 };
 
@@ -39,20 +48,19 @@ class TextDataset : public LMDataset {
   LMBatch next_train_batch(int64_t batch_size) override;
   LMBatch valid_batch(int64_t index, int64_t batch_size) override;
   int64_t block_size() const override { return block_size_; }
-  int64_t train_tokens() const override { return train_.numel(); }
-  int64_t valid_tokens() const override { return valid_.numel(); }
+  int64_t train_tokens() const override { return train_.size(); }
+  int64_t valid_tokens() const override { return valid_.size(); }
+  std::string describe() const override;
   std::string state() const override;
   void load_state(const std::string& state) override;
 
  private:
   // Input/target pairs of the windows of `stream` starting at `starts` (B).
-  LMBatch windows(const torch::Tensor& stream, const torch::Tensor& starts) const;
+  LMBatch windows(const TokenStream& stream, const std::vector<int64_t>& starts) const;
 
   int64_t block_size_;
-
-  torch::Tensor window_offsets_;  // 0..block_size, built once
-  torch::Tensor train_;  // (N_train) int32
-  torch::Tensor valid_;  // (N_valid) int32
+  TokenStream train_;
+  TokenStream valid_;
   std::mt19937_64 rng_;
 };
 

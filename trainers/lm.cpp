@@ -25,7 +25,10 @@ class LMObjective : public Objective {
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
     model_->to(device_);
     if (context.load_data) {
-      data_ = datasets::lm_datasets().build(recipe.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe.seed)});
+      data_ = datasets::data_as<datasets::LMDataset>(
+          datasets::datasets().build(recipe.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe.seed),
+                                                                       model_->context_length()}),
+          recipe.data.type, "lm", "text");
       if (data_->block_size() > model_->context_length())
         throw UserError(fmt::format("data.block_size: {} is longer than the model's context of {} tokens (raise "
                                     "model.block_size or lower data.block_size)",

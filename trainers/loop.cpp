@@ -107,10 +107,6 @@ LoopState load_checkpoint(const std::string& checkpoint_dir, Objective& objectiv
   return state;
 }
 
-std::shared_ptr<tokenizers::Tokenizer> build_tokenizer(const Recipe& recipe) {
-  return tokenizers::tokenizers().build(recipe.tokenizer, datasets::training_text_path(recipe.data));
-}
-
 }  // namespace
 
 Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives() {
@@ -143,7 +139,7 @@ std::string train(const TrainRequest& request) {
   seed_everything(static_cast<uint64_t>(recipe.seed));
 
   auto tokenizer = resume_from ? tokenizers::load_tokenizer((fs::path(*resume_from) / "tokenizer").string())
-                               : build_tokenizer(recipe);
+                               : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
   auto groups = objective->parameter_groups();
@@ -283,7 +279,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
 
 ModelSummary summarize(const LoadedRecipe& loaded) {
   const Recipe& recipe = loaded.recipe;
-  auto tokenizer = build_tokenizer(recipe);
+  auto tokenizer = datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
   auto objective = objectives().build(recipe.trainer, context);
   ModelSummary summary;

@@ -11,6 +11,7 @@
 
 #include "tests/support/user_error.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "datasets/dataset.h"
 #include "datasets/text.h"
 #include "tokenizers/char.h"
@@ -56,7 +57,7 @@ class TextDatasetTest : public ::testing::Test {
     options->train = train.empty() ? train_file_ : train;
     options->valid = valid;
     options->block_size = block;
-    return lm_datasets().build(zoo::Component{"text", options}, DataContext{tokenizer_, seed});
+    return std::dynamic_pointer_cast<LMDataset>(datasets().build(zoo::Component{"text", options}, DataContext{tokenizer_, seed}));
   }
 
   // Whether `window` (T+1) occurs in stream[begin, end) at some start.
@@ -198,8 +199,75 @@ TEST_F(TextDatasetTest, UserErrorsNameTheFileAndTheFix) {
   EXPECT_EQ(error_of([&] { make(1, bad); }).rfind(bad + ":2: invalid UTF-8 byte 0xC3", 0), 0u);
 }
 
-TEST_F(TextDatasetTest, TrainingTextPathIsTheTrainOption) {
+TEST_F(TextDatasetTest, TokenizersLearnFromTheSplitTrainOnNames) {
   auto options = std::make_shared<TextOptions>();
   options->train = train_file_;
-  EXPECT_EQ(training_text_path(zoo::Component{"text", options}), train_file_);
+  options->valid = write("valid.txt", "valid text\n");
+  EXPECT_EQ(tokenizer_training_file(zoo::Component{"text", options}, "data.train"), train_file_);
+  EXPECT_EQ(tokenizer_training_file(zoo::Component{"text", options}, "data.valid"), options->valid);
+  EXPECT_EQ(tokenizer_training_file(zoo::Component{"text", options}, options->valid), options->valid);
+  EXPECT_NE(error_of([&] { tokenizer_training_file(zoo::Component{"text", options}, "data.test"); })
+                .find("has no file at 'data.test'"),
+            std::string::npos);
+}
+
+TEST_F(TextDatasetTest, TokenFileIsMemoryMappedAndGivesTheSameBatches) {
+  auto in_memory = make(5);
+  const std::string path = write_token_file(train_file_, *tokenizer_);
+  EXPECT_EQ(path, token_file_path(train_file_, zoo::tokenizers::fingerprint(*tokenizer_)));
+  // Header (64 bytes) + 2 bytes a token: the vocabulary fits in uint16.
+  EXPECT_EQ(static_cast<int64_t>(fs::file_size(path)), 64 + 2 * stream_.numel());
+  TokenStream mapped = TokenStream::map_file(path);
+  ASSERT_EQ(mapped.size(), stream_.numel());
+  for (int64_t i = 0; i < mapped.size(); i += 97) EXPECT_EQ(mapped.at(i), stream_[i].item<int64_t>()) << i;
+
+  auto from_file = make(5);  // finds the token file beside the text
+  for (int step = 0; step < 3; ++step) {
+    auto a = in_memory->next_train_batch(4), b = from_file->next_train_batch(4);
+    EXPECT_TRUE(torch::equal(a.input, b.input));
+    EXPECT_TRUE(torch::equal(a.target, b.target));
+  }
+  EXPECT_TRUE(torch::equal(in_memory->valid_batch(1, 4).input, from_file->valid_batch(1, 4).input));
+}
+
+TEST_F(TextDatasetTest, StaleOrDamagedTokenFiles) {
+  const std::string path = write_token_file(train_file_, *tokenizer_);
+  // A token file made from an earlier version of the text is not used.
+  const std::string original = zoo::read_file(train_file_);
+  write("train.txt", original + "more");
+  TokenStream stream;
+  EXPECT_FALSE(open_token_file(train_file_, zoo::tokenizers::fingerprint(*tokenizer_), stream));
+  write("train.txt", original);
+  EXPECT_TRUE(open_token_file(train_file_, zoo::tokenizers::fingerprint(*tokenizer_), stream));
+  // A truncated or foreign file is an error that says how to fix it.
+  fs::resize_file(path, fs::file_size(path) - 3);
+  EXPECT_EQ(error_of([&] { TokenStream::map_file(path); }).rfind(path + ": holds ", 0), 0u);
+  const std::string foreign = write("foreign.tokens", std::string(80, 'x'));
+  EXPECT_EQ(error_of([&] { TokenStream::map_file(foreign); }),
+            foreign + ": not a token file (bad magic); delete it and write it again with `zoo data tokenize`");
+}
+
+TEST_F(TextDatasetTest, WideVocabulariesUseFourBytesATokenAndSlicesShareStorage) {
+  std::vector<int64_t> ids = {0, 65535, 65536, 1 << 20, 7};
+  TokenStream wide = TokenStream::from_ids(ids, (1 << 20) + 1);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(wide.at(static_cast<int64_t>(i)), ids[i]);
+  TokenStream tail = wide.slice(2, 5);
+  EXPECT_EQ(tail.size(), 3);
+  EXPECT_EQ(tail.at(0), 65536);
+  std::vector<int64_t> out(4);
+  const int64_t starts[] = {0, 1};
+  tail.gather(starts, 2, 2, out.data());
+  EXPECT_EQ(out, (std::vector<int64_t>{65536, 1 << 20, 1 << 20, 7}));
+}
+
+TEST_F(TextDatasetTest, InvalidUtf8IsReplacedWhenAsked) {
+  const std::string bad = write("bad_train.txt", zoo::read_file(train_file_) + "\xC3(\n");
+  EXPECT_EQ(error_of([&] { make(1, "", kBlock, bad); }).rfind(bad + ":", 0), 0u);
+  auto options = std::make_shared<TextOptions>();
+  options->train = bad;
+  options->on_invalid_utf8 = "replace";
+  auto data = datasets().build(zoo::Component{"text", options}, DataContext{tokenizer_, 1});
+  auto text = std::dynamic_pointer_cast<LMDataset>(data);
+  // The bad byte became one <unk> (U+FFFD is not in the vocabulary); "(" and "\n" follow.
+  EXPECT_EQ(text->train_tokens() + text->valid_tokens(), stream_.numel() + 3);
 }
