@@ -1,7 +1,11 @@
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/register_all.h"
@@ -10,6 +14,11 @@
 #include "core/metrics.h"
 #include "core/recipe.h"
 #include "core/runtime.h"
+#include "datasets/dataset.h"
+#include "datasets/prepare.h"
+#include "datasets/text.h"
+#include "datasets/token_file.h"
+#include "tokenizers/tokenizer.h"
 #include "trainers/loop.h"
 
 namespace zoo::cli {
@@ -44,6 +53,103 @@ int list_components(const std::string& only_kind) {
                     "; kinds: " + kinds);
   }
   return 0;
+}
+
+// What `zoo tokenizer train` needs: a recipe (its tokenizer, learnt as `zoo train` would), or
+// a text file and the tokenizer's options.
+struct TokenizerTrainRequest {
+  std::string recipe;
+  std::vector<std::string> overrides;
+  std::string input;
+  std::string type = "bpe";
+  int64_t vocab_size = 0;
+  std::vector<std::string> settings;  // key=value tokenizer options
+  std::string out;
+};
+
+std::shared_ptr<tokenizers::Tokenizer> train_tokenizer(TokenizerTrainRequest request) {
+  split_overrides(request.recipe, request.overrides);
+  if (!request.recipe.empty() && !request.input.empty())
+    throw UserError("zoo tokenizer train: give a recipe or --input FILE, not both");
+  if (!request.recipe.empty()) {
+    if (request.vocab_size || !request.settings.empty())
+      throw UserError("zoo tokenizer train: with a recipe, set options as overrides (tokenizer.vocab_size=8000)");
+    return datasets::build_tokenizer(load_recipe(request.recipe, request.overrides).recipe);
+  }
+  if (request.input.empty())
+    throw UserError("zoo tokenizer train: give a recipe, or --input FILE --type bpe --vocab-size N --out DIR");
+  // --type bpe|unigram are the sentencepiece model types; char and word are types of their own.
+  std::string yaml;
+  if (request.type == "bpe" || request.type == "unigram")
+    yaml = "{type: sentencepiece, model_type: " + request.type;
+  else
+    yaml = "{type: " + request.type;
+  if (request.vocab_size) yaml += ", vocab_size: " + std::to_string(request.vocab_size);
+  for (const auto& setting : request.settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UserError("zoo tokenizer train: --set " + setting + ": expected KEY=VALUE, e.g. --set byte_fallback=true");
+    yaml += ", " + setting.substr(0, eq) + ": " + setting.substr(eq + 1);
+  }
+  yaml += "}";
+  Component component = parse_component("tokenizer", yaml);
+  return tokenizers::tokenizers().build(component, request.input);
+}
+
+std::string join_ids(const std::vector<int64_t>& ids) {
+  std::string line;
+  for (int64_t id : ids) line += (line.empty() ? "" : " ") + std::to_string(id);
+  return line;
+}
+
+// `zoo tokenizer encode DIR TEXT` prints ids and pieces; with --file, one line of ids per line.
+void encode_text(const std::string& dir, const std::string& text, const std::string& file) {
+  auto tokenizer = tokenizers::load_tokenizer(dir);
+  if (file.empty()) {
+    const auto ids = tokenizer->encode(text);
+    fmt::print("{}\n", join_ids(ids));
+    std::string pieces;
+    for (int64_t id : ids) pieces += (pieces.empty() ? "" : " ") + tokenizer->id_to_piece(id);
+    fmt::print("{}\n", pieces);
+    return;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UserError(file + ": cannot open file (check the path)");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (const auto& ids : tokenizer->encode_batch(lines)) fmt::print("{}\n", join_ids(ids));
+}
+
+// `zoo data tokenize`: the token files of a recipe's text data, or of files under a saved tokenizer.
+void tokenize_data(const std::string& recipe_path, std::vector<std::string> args, const std::string& tokenizer_dir) {
+  std::shared_ptr<tokenizers::Tokenizer> tokenizer;
+  std::vector<std::string> files;
+  bool replace_invalid = false;
+  if (!tokenizer_dir.empty()) {
+    tokenizer = tokenizers::load_tokenizer(tokenizer_dir);
+    files = args;
+    if (!recipe_path.empty()) files.insert(files.begin(), recipe_path);
+  } else {
+    if (recipe_path.empty())
+      throw UserError("zoo data tokenize: give a recipe (zoo data tokenize RECIPE), or --tokenizer DIR FILE...");
+    const Recipe recipe = load_recipe(recipe_path, args).recipe;
+    if (recipe.data.type != "text")
+      throw UserError("zoo data tokenize: token files are for data.type text; this recipe's data is " + recipe.data.type);
+    const auto& text = recipe.data.as<datasets::TextOptions>();
+    tokenizer = datasets::build_tokenizer(recipe);
+    for (const auto& file : {text.train, text.valid})
+      if (!file.empty()) files.push_back(file);
+    replace_invalid = text.on_invalid_utf8 == "replace";
+  }
+  if (files.empty()) throw UserError("zoo data tokenize: no text files to tokenize");
+  for (const auto& file : files) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string path = datasets::write_token_file(file, *tokenizer, replace_invalid);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto tokens = datasets::TokenStream::map_file(path).size();
+    fmt::print("{}: {} tokens ({}) in {:.2f} s -> {}\n", file, tokens, format_count(static_cast<double>(tokens)),
+               seconds, path);
+  }
 }
 
 }  // namespace
@@ -81,6 +187,36 @@ int run(int argc, char** argv) {
   generate->add_option("--top-k", top_k, "sample among the k most likely tokens; 0 = all")->check(CLI::NonNegativeNumber);
   generate->add_option("--seed", seed, "sampling seed (default: the recipe's seed)");
   generate->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+
+  auto* tokenizer = app.add_subcommand("tokenizer", "train a tokenizer, or encode text with a saved one");
+  tokenizer->require_subcommand(1);
+  TokenizerTrainRequest tokenizer_train_request;
+  auto* tokenizer_train = tokenizer->add_subcommand("train", "train a tokenizer from a recipe or a text file");
+  tokenizer_train->add_option("recipe", tokenizer_train_request.recipe, "recipe YAML file (its tokenizer section)");
+  tokenizer_train->add_option("overrides", tokenizer_train_request.overrides, "key.path=value overrides");
+  tokenizer_train->add_option("--input", tokenizer_train_request.input, "UTF-8 text file to learn from");
+  tokenizer_train->add_option("--type", tokenizer_train_request.type, "bpe, unigram, word or char")->capture_default_str();
+  tokenizer_train->add_option("--vocab-size", tokenizer_train_request.vocab_size, "vocabulary size")->check(CLI::PositiveNumber);
+  tokenizer_train->add_option("--set", tokenizer_train_request.settings, "KEY=VALUE tokenizer option, e.g. byte_fallback=true");
+  tokenizer_train->add_option("--out", tokenizer_train_request.out, "directory to save the tokenizer in")->required();
+  std::string tokenizer_dir, encode_text_arg, encode_file;
+  auto* tokenizer_encode = tokenizer->add_subcommand("encode", "print the ids and pieces of a text");
+  tokenizer_encode->add_option("dir", tokenizer_dir, "saved tokenizer directory (a run's checkpoint/tokenizer)")->required();
+  tokenizer_encode->add_option("text", encode_text_arg, "text to encode");
+  tokenizer_encode->add_option("--file", encode_file, "encode every line of FILE: one line of ids each");
+
+  auto* data = app.add_subcommand("data", "prepare corpora and write token files");
+  data->require_subcommand(1);
+  std::string tokenize_recipe, tokenize_tokenizer;
+  std::vector<std::string> tokenize_args;
+  auto* data_tokenize = data->add_subcommand("tokenize", "write the memory-mapped token files of a recipe's text data");
+  data_tokenize->add_option("recipe", tokenize_recipe, "recipe YAML file (or, with --tokenizer, a text file)");
+  data_tokenize->add_option("args", tokenize_args, "overrides (or, with --tokenizer, more text files)");
+  data_tokenize->add_option("--tokenizer", tokenize_tokenizer, "tokenize FILE... with this saved tokenizer");
+  std::string corpus, data_dir = "data";
+  auto* data_prepare = data->add_subcommand("prepare", "turn a fetched corpus into the data formats under DATA_DIR/NAME");
+  data_prepare->add_option("name", corpus, "corpus: " + fmt::format("{}", fmt::join(datasets::preparable_corpora(), ", ")))->required();
+  data_prepare->add_option("--data-dir", data_dir, "where corpora live")->capture_default_str();
 
   std::string list_kind;
   auto* list = app.add_subcommand("list", "registered components, their options and defaults");
@@ -131,6 +267,26 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*list) return list_components(list_kind);
+  if (*tokenizer_train) {
+    auto trained = train_tokenizer(tokenizer_train_request);
+    std::filesystem::create_directories(tokenizer_train_request.out);
+    trained->save(tokenizer_train_request.out);
+    fmt::print("{}: {} tokenizer, {} tokens in the vocabulary\n", tokenizer_train_request.out, trained->type(),
+               trained->vocab_size());
+    return 0;
+  }
+  if (*tokenizer_encode) {
+    encode_text(tokenizer_dir, encode_text_arg, encode_file);
+    return 0;
+  }
+  if (*data_tokenize) {
+    tokenize_data(tokenize_recipe, tokenize_args, tokenize_tokenizer);
+    return 0;
+  }
+  if (*data_prepare) {
+    datasets::prepare_corpus(corpus, data_dir);
+    return 0;
+  }
   return 0;
 }
 
