@@ -40,7 +40,7 @@ int list_components(const std::string& only_kind) {
     fmt::print("{}:\n", kind);
     for (const auto& name : Catalog::names(kind)) {
       const ComponentInfo* info = Catalog::find(kind, name);
-      fmt::print("  {:<10} {}\n", name, info->help);
+      fmt::print("  {:<14} {}\n", name, info->help);
       Describer describer(6);
       info->make_options()->accept(describer);
       for (const auto& line : describer.lines) fmt::print("{}\n", line);
