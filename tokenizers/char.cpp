@@ -2,12 +2,12 @@
 #include "tokenizers/char.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tokenizers/saved.h"
 #include "tokenizers/utf8.h"
 
 namespace zoo::tokenizers {
@@ -17,8 +17,7 @@ CharTokenizer::CharTokenizer(std::vector<char32_t> chars, std::vector<Special> s
   if (!std::is_sorted(chars_.begin(), chars_.end()) ||
       std::adjacent_find(chars_.begin(), chars_.end()) != chars_.end())
     throw std::invalid_argument("CharTokenizer: characters must be strictly increasing");
-  special_ids_[static_cast<int>(Special::unk)] = kUnknown;
-  for (size_t i = 0; i < specials_.size(); ++i) special_ids_[static_cast<int>(specials_[i])] = 1 + static_cast<int64_t>(i);
+  set_leading_specials(specials_);
   ascii_ids_.fill(kUnknown);
   for (size_t i = 0; i < chars_.size(); ++i) {
     const int64_t id = first_char_id_ + static_cast<int64_t>(i);
@@ -95,35 +94,14 @@ void CharTokenizer::save(const std::string& dir) const {
     append_utf8(s, cp);
     chars.push_back(s);
   }
-  nlohmann::json specials = nlohmann::json::array();
-  for (Special s : specials_) specials.push_back(kSpecialNames[static_cast<int>(s)]);
-  const nlohmann::json doc = {{"type", type()}, {"unknown_id", kUnknown}, {"special_tokens", specials}, {"chars", chars}};
-  const std::string path = dir + "/" + kTokenizerFile;
-  std::ofstream out(path, std::ios::binary);
-  out << doc.dump(1) << "\n";
-  out.close();
-  if (!out) throw UserError(path + ": cannot write (check that the directory exists and is writable)");
+  write_saved_tokenizer(dir, type(), specials_, {{"unknown_id", kUnknown}, {"chars", chars}});
 }
 
 std::shared_ptr<CharTokenizer> CharTokenizer::load(const std::string& dir) {
-  const std::string path = dir + "/" + kTokenizerFile;
-  const auto fail = [&](const std::string& what) -> UserError {
-    return UserError(path + ": " + what + "; save the tokenizer again or restore the file");
-  };
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw fail(std::string("not valid JSON (") + e.what() + ")");
-  }
-  if (!doc.is_object() || doc.value("type", "") != "char") throw fail("not a char tokenizer");
+  SavedTokenizer saved = read_saved_tokenizer(dir, "char");
+  const nlohmann::json& doc = saved.doc;
+  const auto fail = [&](const std::string& what) { return damaged_tokenizer(saved.path, what); };
   if (!doc.contains("chars") || !doc["chars"].is_array()) throw fail("no \"chars\" list");
-  std::vector<Special> specials;
-  try {
-    specials = parse_specials(doc.value("special_tokens", std::vector<std::string>{}), path);
-  } catch (const nlohmann::json::exception&) {
-    throw fail("\"special_tokens\" is not a list of names");
-  }
   std::vector<char32_t> chars;
   for (const auto& entry : doc["chars"]) {
     size_t pos = 0;
@@ -135,7 +113,7 @@ std::shared_ptr<CharTokenizer> CharTokenizer::load(const std::string& dir) {
     if (!chars.empty() && cp <= chars.back()) throw fail("\"chars\" is not in increasing code point order");
     chars.push_back(cp);
   }
-  return std::make_shared<CharTokenizer>(std::move(chars), std::move(specials));
+  return std::make_shared<CharTokenizer>(std::move(chars), std::move(saved.specials));
 }
 
 }  // namespace zoo::tokenizers

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tokenizers/saved.h"
 #include "tokenizers/spm_shim/spm_shim.h"
 #include "tokenizers/utf8.h"
 
@@ -340,30 +341,17 @@ void SentencePieceTokenizer::save(const std::string& dir) const {
   size_t size = 0;
   const char* bytes = shim().serialized(model_, &size);
   write_file_atomic(dir + "/" + kModelFile, std::string(bytes, size));
-  nlohmann::json specials = nlohmann::json::array();
-  for (Special s : specials_) specials.push_back(kSpecialNames[static_cast<int>(s)]);
-  const nlohmann::json doc = {
-      {"type", type()}, {"model", kModelFile}, {"vocab_size", vocab_size_}, {"special_tokens", specials}};
-  write_file_atomic(dir + "/" + kTokenizerFile, doc.dump(1) + "\n");
+  write_saved_tokenizer(dir, type(), specials_, {{"model", kModelFile}, {"vocab_size", vocab_size_}});
 }
 
 std::shared_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const std::string& dir) {
-  const std::string path = dir + "/" + kTokenizerFile;
-  const auto fail = [](const std::string& file, const std::string& what) -> UserError {
-    return UserError(file + ": " + what + "; train the tokenizer again or restore the file");
-  };
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw fail(path, std::string("not valid JSON (") + e.what() + ")");
-  }
-  if (!doc.is_object() || doc.value("type", "") != "sentencepiece") throw fail(path, "not a sentencepiece tokenizer");
+  SavedTokenizer saved = read_saved_tokenizer(dir, "sentencepiece");
+  const std::string& path = saved.path;
+  const auto fail = damaged_tokenizer;
+  std::vector<Special> specials = std::move(saved.specials);
   std::string model_name;
-  std::vector<Special> specials;
   try {
-    model_name = doc.value("model", std::string(kModelFile));
-    specials = parse_specials(doc.value("special_tokens", std::vector<std::string>{}), path);
+    model_name = saved.doc.value("model", std::string(kModelFile));
   } catch (const nlohmann::json::exception& e) {
     throw fail(path, std::string("malformed (") + e.what() + ")");
   }

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "tokenizers/char.h"
+#include "tokenizers/saved.h"
 #include "tokenizers/sentencepiece.h"
 #include "tokenizers/utf8.h"
 #include "tokenizers/word.h"
@@ -38,6 +39,42 @@ std::vector<Special> parse_specials(const std::vector<std::string>& names, const
     specials.push_back(special);
   }
   return specials;
+}
+
+UserError damaged_tokenizer(const std::string& file, const std::string& what) {
+  return UserError(file + ": " + what + "; train the tokenizer again or restore the file");
+}
+
+SavedTokenizer read_saved_tokenizer(const std::string& dir, const std::string& type) {
+  SavedTokenizer saved;
+  saved.path = dir + "/" + kTokenizerFile;
+  try {
+    saved.doc = nlohmann::json::parse(read_file(saved.path));
+  } catch (const nlohmann::json::exception& e) {
+    throw damaged_tokenizer(saved.path, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (!saved.doc.is_object() || saved.doc.value("type", "") != type)
+    throw damaged_tokenizer(saved.path, "not a " + type + " tokenizer");
+  try {
+    saved.specials = parse_specials(saved.doc.value("special_tokens", std::vector<std::string>{}), saved.path);
+  } catch (const nlohmann::json::exception&) {
+    throw damaged_tokenizer(saved.path, "\"special_tokens\" is not a list of names");
+  }
+  return saved;
+}
+
+void write_saved_tokenizer(const std::string& dir, const std::string& type, const std::vector<Special>& specials,
+                           nlohmann::json fields) {
+  std::vector<std::string> names;
+  for (Special s : specials) names.push_back(kSpecialNames[static_cast<int>(s)]);
+  fields["type"] = type;
+  fields["special_tokens"] = names;
+  write_file_atomic(dir + "/" + kTokenizerFile, fields.dump(1) + "\n");
+}
+
+void Tokenizer::set_leading_specials(const std::vector<Special>& specials) {
+  special_ids_[static_cast<int>(Special::unk)] = 0;
+  for (size_t i = 0; i < specials.size(); ++i) special_ids_[static_cast<int>(specials[i])] = 1 + static_cast<int64_t>(i);
 }
 
 int64_t Tokenizer::require_special(Special which, const std::string& needed_by) const {

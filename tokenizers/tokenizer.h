@@ -65,6 +65,9 @@ class Tokenizer {
   int64_t require_special(Special which, const std::string& needed_by) const;
 
  protected:
+  // The layout of the char and word tokenizers: <unk> 0, then `specials` at 1, 2, ...
+  void set_leading_specials(const std::vector<Special>& specials);
+
   std::array<int64_t, kNumSpecials> special_ids_{-1, -1, -1, -1, -1, -1, -1};
 };
 

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tokenizers/saved.h"
 #include "tokenizers/utf8.h"
 
 namespace zoo::tokenizers {
@@ -85,8 +86,7 @@ WordTokenizer::WordTokenizer(std::vector<std::string> words, std::vector<Special
       specials_(std::move(specials)),
       lowercase_(lowercase),
       first_word_id_(1 + static_cast<int64_t>(specials_.size())) {
-  special_ids_[static_cast<int>(Special::unk)] = kUnknown;
-  for (size_t i = 0; i < specials_.size(); ++i) special_ids_[static_cast<int>(specials_[i])] = 1 + static_cast<int64_t>(i);
+  set_leading_specials(specials_);
   ids_.reserve(words_.size());
   for (size_t i = 0; i < words_.size(); ++i)
     if (!ids_.emplace(words_[i], first_word_id_ + static_cast<int64_t>(i)).second)
@@ -152,37 +152,21 @@ std::string WordTokenizer::id_to_piece(int64_t id) const {
 // {"type": "word", "lowercase": false, "special_tokens": ["pad", ...], "words": ["the", ...]}:
 // words[i] is the word of id 1 + len(special_tokens) + i.
 void WordTokenizer::save(const std::string& dir) const {
-  nlohmann::json specials = nlohmann::json::array();
-  for (Special s : specials_) specials.push_back(kSpecialNames[static_cast<int>(s)]);
-  const nlohmann::json doc = {{"type", type()},
-                              {"unknown_id", kUnknown},
-                              {"lowercase", lowercase_},
-                              {"special_tokens", specials},
-                              {"words", words_}};
-  write_file_atomic(dir + "/" + kTokenizerFile, doc.dump(1) + "\n");
+  write_saved_tokenizer(dir, type(), specials_, {{"unknown_id", kUnknown}, {"lowercase", lowercase_}, {"words", words_}});
 }
 
 std::shared_ptr<WordTokenizer> WordTokenizer::load(const std::string& dir) {
-  const std::string path = dir + "/" + kTokenizerFile;
-  const auto fail = [&](const std::string& what) -> UserError {
-    return UserError(path + ": " + what + "; save the tokenizer again or restore the file");
-  };
-  nlohmann::json doc;
+  SavedTokenizer saved = read_saved_tokenizer(dir, "word");
   try {
-    doc = nlohmann::json::parse(read_file(path));
+    auto words = saved.doc.at("words").get<std::vector<std::string>>();
+    std::vector<std::string> sorted = words;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+      throw damaged_tokenizer(saved.path, "\"words\" holds a word twice");
+    return std::make_shared<WordTokenizer>(std::move(words), std::move(saved.specials),
+                                           saved.doc.value("lowercase", false));
   } catch (const nlohmann::json::exception& e) {
-    throw fail(std::string("not valid JSON (") + e.what() + ")");
-  }
-  if (!doc.is_object() || doc.value("type", "") != "word") throw fail("not a word tokenizer");
-  try {
-    auto words = doc.at("words").get<std::vector<std::string>>();
-    std::sort(words.begin(), words.end());
-    if (std::adjacent_find(words.begin(), words.end()) != words.end()) throw fail("\"words\" holds a word twice");
-    return std::make_shared<WordTokenizer>(doc.at("words").get<std::vector<std::string>>(),
-                                           parse_specials(doc.value("special_tokens", std::vector<std::string>{}), path),
-                                           doc.value("lowercase", false));
-  } catch (const nlohmann::json::exception& e) {
-    throw fail(std::string("malformed (") + e.what() + ")");
+    throw damaged_tokenizer(saved.path, std::string("malformed (") + e.what() + ")");
   }
 }
 
