@@ -11,6 +11,7 @@
 #include "cli/register_all.h"
 #include "core/recipe.h"
 #include "core/runtime.h"
+#include "generation/generate.h"
 #include "models/model.h"
 
 namespace {
@@ -30,19 +31,23 @@ struct Timings {
   double total = 0;
 };
 
-// Greedy continuation of `prompt` by `steps` tokens, one cached forward per token.
+// Greedy continuation of `prompt` by `steps` tokens through the generation library, one cached
+// forward per token. A token's time runs from the previous token's arrival to its own.
 Timings generate_cached(zoo::models::LanguageModelImpl& model, const std::vector<int64_t>& prompt, int64_t steps) {
   Timings t;
-  const auto start = Clock::now();
-  auto cache = model.make_cache(1);
-  auto logits = model.forward_cached(torch::tensor(prompt).view({1, -1}), cache).index({0, -1});
-  for (int64_t i = 0; i < steps; ++i) {
-    const auto step = Clock::now();
-    const int64_t next = logits.argmax().item<int64_t>();
-    t.ids.push_back(next);
-    if (i + 1 < steps) logits = model.forward_cached(torch::full({1, 1}, next, torch::kInt64), cache).index({0, -1});
-    t.per_token.push_back(seconds_since(step));
-  }
+  zoo::generation::Request request;
+  request.prompts = {prompt};
+  request.options.strategy = "greedy";
+  request.options.max_new_tokens = steps;
+  auto last = Clock::now();
+  const auto start = last;
+  request.on_token = [&](size_t, size_t, int64_t token) {
+    t.ids.push_back(token);
+    t.per_token.push_back(seconds_since(last));
+    last = Clock::now();
+  };
+  auto decoder = zoo::generation::language_model_decoder(model);
+  zoo::generation::generate(*decoder, request);
   t.total = seconds_since(start);
   return t;
 }

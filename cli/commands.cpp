@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/generate.h"
 #include "cli/register_all.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -175,18 +176,8 @@ int run(int argc, char** argv) {
   validate->add_option("recipe", validate_path, "recipe YAML file")->required();
   validate->add_option("overrides", validate_overrides, "key.path=value overrides");
 
-  std::string run_dir, checkpoint = "latest", device, prompt;
-  std::optional<int64_t> max_new_tokens, top_k, seed;
-  std::optional<double> temperature;
-  auto* generate = app.add_subcommand("generate", "sample text from a trained run");
-  generate->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
-  generate->add_option("--checkpoint", checkpoint, "latest, best or step_N")->capture_default_str();
-  generate->add_option("--prompt", prompt, "text to continue (default: the recipe's generation.prompt)");
-  generate->add_option("--max-new-tokens", max_new_tokens, "tokens to generate")->check(CLI::NonNegativeNumber);
-  generate->add_option("--temperature", temperature, "softmax temperature; 0 = greedy")->check(CLI::NonNegativeNumber);
-  generate->add_option("--top-k", top_k, "sample among the k most likely tokens; 0 = all")->check(CLI::NonNegativeNumber);
-  generate->add_option("--seed", seed, "sampling seed (default: the recipe's seed)");
-  generate->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+  GenerateCommand generate_command;
+  auto* generate = generate_command.add_to(app);
 
   auto* tokenizer = app.add_subcommand("tokenizer", "train a tokenizer, or encode text with a saved one");
   tokenizer->require_subcommand(1);
@@ -253,17 +244,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*generate) {
-    configure_threads(0);
-    auto run = trainers::load_run(run_dir, checkpoint, device);
-    GenerationOptions options = run.recipe.generation;
-    if (generate->count("--prompt")) options.prompt = prompt;
-    if (max_new_tokens) options.max_new_tokens = *max_new_tokens;
-    if (temperature) options.temperature = *temperature;
-    if (top_k) options.top_k = *top_k;
-    if (run.tokenizer->encode(options.prompt).empty())
-      throw UserError("zoo generate: --prompt is empty after tokenization; give at least one character");
-    std::string text = run.objective->sample(options, static_cast<uint64_t>(seed.value_or(run.recipe.seed)));
-    fmt::print("{}{}\n", options.prompt, text);
+    generate_command.run();
     return 0;
   }
   if (*list) return list_components(list_kind);

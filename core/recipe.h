@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -9,19 +11,54 @@
 
 namespace zoo {
 
-// Sampling defaults for `zoo generate` and the sample printed after training.
+// How `zoo generate` and the sample after training decode. A preset fills every field, then
+// keys given beside it override: `generation: {preset: creative, max_new_tokens: 50}`.
 struct GenerationOptions {
+  std::string preset = "balanced";
   std::string prompt = "The ";
+  std::string strategy = "sample";
   int64_t max_new_tokens = 300;
-  double temperature = 0.8;
+  double temperature = 0.7;
   int64_t top_k = 0;
+  double top_p = 0.9;
+  double min_p = 0.0;
+  double typical_p = 1.0;
+  double repetition_penalty = 1.0;
+  int64_t no_repeat_ngram_size = 0;
+  int64_t num_beams = 4;
+  double length_penalty = 0.6;
+  bool early_stopping = false;
+  int64_t num_return_sequences = 1;
+  std::vector<std::string> stop;
+  bool stop_at_eos = true;
+
+  // precise: greedy. balanced: nucleus sampling at temperature 0.7. creative: temperature 1,
+  // a wider nucleus. Only the decoding fields change; prompt and lengths stay.
+  void apply_preset(const std::string& name);
+  // The first pair of settings that contradict each other, as {key, what is wrong}, or {"", ""}.
+  std::pair<std::string, std::string> contradiction() const;
 
   template <class V>
   void visit(V& v) {
+    v("preset", preset, "decoding defaults the keys below override", one_of({"precise", "balanced", "creative"}));
+    // Fields read after the preset override it, so a reader applies the preset first.
+    if constexpr (std::is_same_v<V, Reader>) apply_preset(preset);
     v("prompt", prompt, "text the sample after training continues");
+    v("strategy", strategy, "greedy | sample | beam", one_of({"greedy", "sample", "beam"}));
     v("max_new_tokens", max_new_tokens, "tokens to generate", non_negative());
-    v("temperature", temperature, "softmax temperature; 0 = greedy", non_negative());
+    v("temperature", temperature, "softmax temperature when sampling; 0 = greedy", non_negative());
     v("top_k", top_k, "sample among the k most likely tokens; 0 = all", non_negative());
+    v("top_p", top_p, "nucleus: sample among the most likely tokens holding this much probability", Check().above(0).at_most(1));
+    v("min_p", min_p, "drop tokens less likely than min_p times the most likely one; 0 = off", between(0, 1));
+    v("typical_p", typical_p, "locally typical sampling mass; 1 = off", Check().above(0).at_most(1));
+    v("repetition_penalty", repetition_penalty, "divide the logits of tokens already present (CTRL); 1 = off", positive());
+    v("no_repeat_ngram_size", no_repeat_ngram_size, "never repeat an n-gram of this size; 0 = off", non_negative());
+    v("num_beams", num_beams, "beam width (strategy beam)", positive());
+    v("length_penalty", length_penalty, "GNMT length normalisation alpha for beam scores; 0 = raw log-probability", non_negative());
+    v("early_stopping", early_stopping, "beam: stop once num_beams hypotheses have finished");
+    v("num_return_sequences", num_return_sequences, "sequences per prompt (sample: independent draws; beam: the n best)", positive());
+    v("stop", stop, "stop strings: generation ends when the text contains one (it is cut off)");
+    v("stop_at_eos", stop_at_eos, "end a sequence at the tokenizer's end-of-sequence token");
   }
 };
 

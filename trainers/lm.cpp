@@ -3,7 +3,6 @@
 
 #include "core/error.h"
 #include "datasets/dataset.h"
-#include "generation/sampling.h"
 #include "models/model.h"
 #include "trainers/loop.h"
 
@@ -68,12 +67,7 @@ class LMObjective : public Objective {
     if (data_) data_->load_state(state);
   }
 
-  std::string sample(const GenerationOptions& options, uint64_t seed) override {
-    auto prompt = tokenizer_->encode(options.prompt);
-    if (prompt.empty()) return "";
-    generation::SamplingOptions sampling{options.max_new_tokens, options.temperature, options.top_k, seed};
-    return tokenizer_->decode(generation::sample(*model_, prompt, sampling));
-  }
+  std::unique_ptr<generation::Decoder> decoder() override { return generation::language_model_decoder(*model_); }
 
  private:
   torch::Tensor loss_of(const torch::Tensor& input, const torch::Tensor& target) {

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "core/runtime.h"
 #include "datasets/dataset.h"
+#include "generation/text.h"
 
 namespace fs = std::filesystem;
 
@@ -249,12 +250,14 @@ std::string train(const TrainRequest& request) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
 
-  if (!stop_requested && recipe.generation.max_new_tokens > 0) {
-    std::string text = objective->sample(recipe.generation, static_cast<uint64_t>(recipe.seed));
-    if (!text.empty()) {
-      fmt::print("--- sample ---\n{}{}\n--------------\n", recipe.generation.prompt, text);
-      metrics.write("sample", {{"step", state.step}, {"prompt", recipe.generation.prompt}, {"text", text}});
-    }
+  auto decoder = objective->decoder();
+  const GenerationOptions& generation = recipe.generation;
+  if (!stop_requested && decoder && generation.max_new_tokens > 0 && !tokenizer->encode(generation.prompt).empty()) {
+    auto sequences = generation::generate_text(*decoder, *tokenizer, {generation.prompt}, generation,
+                                               static_cast<uint64_t>(recipe.seed));
+    const std::string& text = sequences[0][0].text;  // the best, or the first draw
+    fmt::print("--- sample ---\n{}{}\n--------------\n", generation.prompt, text);
+    metrics.write("sample", {{"step", state.step}, {"prompt", generation.prompt}, {"text", text}});
   }
   return run_dir;
 }

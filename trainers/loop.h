@@ -10,6 +10,7 @@
 
 #include "core/recipe.h"
 #include "core/registry.h"
+#include "generation/decoder.h"
 #include "tokenizers/tokenizer.h"
 #include "trainers/optim.h"
 
@@ -70,8 +71,8 @@ class Objective {
   virtual double evaluate(int64_t batches, int64_t batch_size) = 0;
   virtual std::string data_state() const = 0;
   virtual void load_data_state(const std::string& state) = 0;
-  // Text shown after training (a generated sample for language models), or "".
-  virtual std::string sample(const GenerationOptions& options, uint64_t seed) = 0;
+  // Incremental decoding of the model, for generation; null for models that do not generate.
+  virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
 };
 
 struct ObjectiveContext {

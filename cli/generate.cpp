@@ -1,0 +1,157 @@
+#include "cli/generate.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "generation/text.h"
+#include "trainers/loop.h"
+
+namespace zoo::cli {
+namespace {
+
+std::vector<std::string> read_prompts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError("zoo generate: --prompt-file " + path + ": cannot read it (check the path)");
+  std::vector<std::string> prompts;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) prompts.push_back(line);
+  if (prompts.empty()) throw UserError("zoo generate: --prompt-file " + path + " has no non-empty line; give one prompt per line");
+  return prompts;
+}
+
+// Prints the text of one sequence as its tokens arrive. Decoding the whole sequence each time
+// and printing what is new keeps multi-byte characters split across pieces intact.
+class TextStream {
+ public:
+  explicit TextStream(const tokenizers::Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  void add(int64_t token) {
+    ids_.push_back(token);
+    std::string text = tokenizer_.decode(ids_);
+    if (text.size() > printed_ && text.compare(0, printed_, printed_text_) == 0) {
+      fmt::print("{}", text.substr(printed_));
+      std::fflush(stdout);
+      printed_text_ = text;
+      printed_ = text.size();
+    }
+  }
+
+ private:
+  const tokenizers::Tokenizer& tokenizer_;
+  std::vector<int64_t> ids_;
+  std::string printed_text_;
+  size_t printed_ = 0;
+};
+
+double perplexity(const generation::Sequence& sequence) {
+  return sequence.ids.empty() ? 1.0 : std::exp(-sequence.log_prob / static_cast<double>(sequence.ids.size()));
+}
+
+}  // namespace
+
+CLI::App* GenerateCommand::add_to(CLI::App& app) {
+  auto* command = app.add_subcommand("generate", "continue a prompt with a trained run");
+  command->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
+  command->add_option("--checkpoint", checkpoint, "latest, best or step_N")->capture_default_str();
+  command->add_option("--prompt", prompt, "text to continue (default: the recipe's generation.prompt)");
+  command->add_option("--prompt-file", prompt_file, "continue every non-empty line of FILE, as one batch");
+  command->add_option("--preset", preset, "precise, balanced or creative: decoding defaults the other flags override")
+      ->check(CLI::IsMember({"precise", "balanced", "creative"}));
+  command->add_option("--strategy", strategy, "greedy, sample or beam")->check(CLI::IsMember({"greedy", "sample", "beam"}));
+  command->add_option("--max-new-tokens", max_new_tokens, "tokens to generate")->check(CLI::NonNegativeNumber);
+  command->add_option("--temperature", temperature, "softmax temperature; 0 = greedy")->check(CLI::NonNegativeNumber);
+  command->add_option("--top-k", top_k, "sample among the k most likely tokens; 0 = all")->check(CLI::NonNegativeNumber);
+  command->add_option("--top-p", top_p, "nucleus sampling mass; 1 = off")->check(CLI::Range(0.0, 1.0));
+  command->add_option("--min-p", min_p, "drop tokens below min-p times the best one's probability")->check(CLI::Range(0.0, 1.0));
+  command->add_option("--typical-p", typical_p, "locally typical sampling mass; 1 = off")->check(CLI::Range(0.0, 1.0));
+  command->add_option("--repetition-penalty", repetition_penalty, "CTRL repetition penalty; 1 = off")->check(CLI::PositiveNumber);
+  command->add_option("--no-repeat-ngram", no_repeat_ngram, "never repeat an n-gram of this size")->check(CLI::NonNegativeNumber);
+  command->add_option("--beam", beams, "beam width (implies --strategy beam)")->check(CLI::PositiveNumber);
+  command->add_option("--length-penalty", length_penalty, "GNMT alpha for beam scores")->check(CLI::NonNegativeNumber);
+  command->add_option("--num-return", num_return, "sequences per prompt")->check(CLI::PositiveNumber);
+  command->add_option("--stop", stop, "stop string (repeatable)");
+  command->add_option("--seed", seed, "sampling seed (default: the recipe's seed)");
+  command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+  command->add_flag("--stream", stream, "print tokens as they are generated");
+  command->add_flag("--json", json, "one JSON object per prompt: sequences, scores, log-probabilities");
+  return command;
+}
+
+void GenerateCommand::run() const {
+  if (prompt && prompt_file) throw UserError("zoo generate: give --prompt or --prompt-file, not both");
+  if (stream && json) throw UserError("zoo generate: --stream prints text as it comes and --json prints it at the end; choose one");
+  configure_threads(0);
+  auto loaded = trainers::load_run(run_dir, checkpoint, device);
+  auto decoder = loaded.objective->decoder();
+  if (!decoder)
+    throw UserError(fmt::format("zoo generate: {} trains a '{}' model, which does not generate text", run_dir,
+                                loaded.recipe.trainer.type));
+
+  GenerationOptions options = loaded.recipe.generation;
+  if (preset) options.apply_preset(*preset);
+  if (beams) {
+    options.num_beams = *beams;
+    if (!strategy) options.strategy = "beam";
+  }
+  if (strategy) options.strategy = *strategy;
+  if (max_new_tokens) options.max_new_tokens = *max_new_tokens;
+  if (temperature) options.temperature = *temperature;
+  if (top_k) options.top_k = *top_k;
+  if (top_p) options.top_p = *top_p;
+  if (min_p) options.min_p = *min_p;
+  if (typical_p) options.typical_p = *typical_p;
+  if (repetition_penalty) options.repetition_penalty = *repetition_penalty;
+  if (no_repeat_ngram) options.no_repeat_ngram_size = *no_repeat_ngram;
+  if (length_penalty) options.length_penalty = *length_penalty;
+  if (num_return) options.num_return_sequences = *num_return;
+  if (!stop.empty()) options.stop = stop;
+  if (auto [key, what] = options.contradiction(); !key.empty())
+    throw UserError(fmt::format("zoo generate: {} (from the flags and the recipe's generation.{})", what, key));
+
+  std::vector<std::string> prompts = prompt_file ? read_prompts(*prompt_file)
+                                                 : std::vector<std::string>{prompt.value_or(options.prompt)};
+  if (stream && (options.strategy == "beam" || options.num_return_sequences > 1 || prompts.size() > 1))
+    throw UserError("zoo generate: --stream prints one sequence as it is generated; it cannot be combined with "
+                    "beam search, --num-return above 1 or --prompt-file");
+  for (const auto& text : prompts)
+    if (loaded.tokenizer->encode(text).empty())
+      throw UserError("zoo generate: the prompt '" + text + "' is empty after tokenization; give at least one character");
+
+  const auto generation_seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
+  TextStream streamed(*loaded.tokenizer);
+  if (stream) fmt::print("{}", prompts[0]);
+  auto on_token = [&](size_t, size_t, int64_t token) { streamed.add(token); };
+  auto results = generation::generate_text(*decoder, *loaded.tokenizer, prompts, options, generation_seed,
+                                           stream ? on_token : std::function<void(size_t, size_t, int64_t)>{});
+  if (stream) {
+    fmt::print("\n");
+    return;
+  }
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    if (json) {
+      nlohmann::json out{{"prompt", prompts[p]}, {"strategy", options.strategy}, {"seed", generation_seed}};
+      for (const auto& sequence : results[p])
+        out["sequences"].push_back({{"text", sequence.text},
+                                    {"ids", sequence.ids},
+                                    {"finish_reason", sequence.finish_reason},
+                                    {"log_prob", sequence.log_prob},
+                                    {"perplexity", perplexity(sequence)},
+                                    {"score", sequence.score}});
+      fmt::print("{}\n", out.dump());
+      continue;
+    }
+    for (size_t k = 0; k < results[p].size(); ++k) {
+      const auto& sequence = results[p][k];
+      if (results[p].size() > 1 || prompts.size() > 1)
+        fmt::print("--- prompt {}, sequence {} | score {:.3f} | perplexity {:.2f} | {}\n", p + 1, k + 1, sequence.score,
+                   perplexity(sequence), sequence.finish_reason);
+      fmt::print("{}{}\n", prompts[p], sequence.text);
+    }
+  }
+}
+
+}  // namespace zoo::cli
