@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/evaluate.h"
 #include "cli/generate.h"
 #include "cli/register_all.h"
 #include "core/config.h"
@@ -178,6 +179,8 @@ int run(int argc, char** argv) {
 
   GenerateCommand generate_command;
   auto* generate = generate_command.add_to(app);
+  EvalCommand eval_command;
+  auto* evaluate = eval_command.add_to(app);
 
   auto* tokenizer = app.add_subcommand("tokenizer", "train a tokenizer, or encode text with a saved one");
   tokenizer->require_subcommand(1);
@@ -245,6 +248,10 @@ int run(int argc, char** argv) {
   }
   if (*generate) {
     generate_command.run();
+    return 0;
+  }
+  if (*evaluate) {
+    eval_command.run();
     return 0;
   }
   if (*list) return list_components(list_kind);

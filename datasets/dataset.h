@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/recipe.h"
 #include "core/registry.h"
+#include "datasets/token_file.h"
 #include "tokenizers/tokenizer.h"
 
 namespace zoo::datasets {
@@ -41,6 +42,8 @@ class LMDataset : public Dataset {
   virtual int64_t block_size() const = 0;
   virtual int64_t train_tokens() const = 0;
   virtual int64_t valid_tokens() const = 0;
+  // The whole validation split, for metrics that read all of it.
+  virtual const TokenStream& valid_stream() const = 0;
 };
 
 struct DataContext {

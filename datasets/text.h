@@ -50,6 +50,7 @@ class TextDataset : public LMDataset {
   int64_t block_size() const override { return block_size_; }
   int64_t train_tokens() const override { return train_.size(); }
   int64_t valid_tokens() const override { return valid_.size(); }
+  const TokenStream& valid_stream() const override { return valid_; }
   std::string describe() const override;
   std::string state() const override;
   void load_state(const std::string& state) override;

@@ -1,8 +1,10 @@
 #include "trainers/loop.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -143,6 +145,7 @@ std::string train(const TrainRequest& request) {
                                : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
+  check_metric_names(*objective, loop.eval_metrics, "trainer.eval_metrics");
   auto groups = objective->parameter_groups();
   auto [optimizer, base_lr] = optimizers().build(loop.optimizer, groups);
   Schedule schedule = schedules().build(loop.scheduler);
@@ -233,6 +236,13 @@ std::string train(const TrainRequest& request) {
       spdlog::info("step {}: valid loss {:.4f} (ppl {:.2f}){}", state.step, valid_loss, std::exp(valid_loss),
                    improved ? ", best so far" : "");
       metrics.write("eval", {{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}});
+      if (!loop.eval_metrics.empty()) {
+        auto values = objective->evaluate_metrics(
+            {loop.eval_metrics, "", recipe.generation, static_cast<uint64_t>(recipe.seed)});
+        spdlog::info("step {}: {}", state.step, format_metrics(values));
+        values["step"] = state.step;
+        metrics.write("eval_metrics", nlohmann::json::parse(values.dump()));
+      }
     }
     if ((loop.checkpoint_every > 0 && state.step % loop.checkpoint_every == 0) || last || improved) {
       checkpoint();
@@ -260,6 +270,29 @@ std::string train(const TrainRequest& request) {
     metrics.write("sample", {{"step", state.step}, {"prompt", generation.prompt}, {"text", text}});
   }
   return run_dir;
+}
+
+nlohmann::ordered_json Objective::evaluate_metrics(const EvalRequest& request) {
+  if (request.metrics.empty()) return nlohmann::ordered_json::object();
+  throw UserError("metric '" + request.metrics.front() + "': this trainer computes no metrics besides its validation loss");
+}
+
+void check_metric_names(const Objective& objective, const std::vector<std::string>& metrics, const std::string& where) {
+  const auto known = objective.metric_names();
+  for (const auto& name : metrics) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    throw UserError(fmt::format("{}: no metric '{}' for this trainer{}; it has: {}", where, name, did_you_mean(name, known),
+                                known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+  }
+}
+
+std::string format_metrics(const nlohmann::ordered_json& values) {
+  std::string line;
+  for (const auto& [name, value] : values.items()) {
+    if (!value.is_number()) continue;
+    line += fmt::format("{}{} {:.4g}", line.empty() ? "" : " | ", name, value.get<double>());
+  }
+  return line;
 }
 
 LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device_spec) {

@@ -2,6 +2,7 @@
 // evaluation, logging, checkpoints and exact resume. Objectives supply the loss.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <memory>
@@ -26,6 +27,7 @@ struct LoopOptions {
   int64_t eval_batches = 20;
   int64_t checkpoint_every = 500;
   int64_t keep_last = 3;
+  std::vector<std::string> eval_metrics;
   std::string output_dir;
   Component optimizer{"adamw", nullptr};
   Component scheduler{"cosine", nullptr};
@@ -41,6 +43,7 @@ struct LoopOptions {
     v("eval_batches", eval_batches, "validation batches per evaluation", positive());
     v("checkpoint_every", checkpoint_every, "steps between checkpoints; 0 = only at the end", non_negative());
     v("keep_last", keep_last, "step checkpoints kept; 0 = all", non_negative());
+    v("eval_metrics", eval_metrics, "metrics computed with each validation besides the loss (see zoo eval)");
     v("output_dir", output_dir, "run directory; default runs/<name>");
     v.component("optimizer", optimizer, "optimizer", "optimizer");
     v.component("scheduler", scheduler, "scheduler", "learning-rate schedule");
@@ -52,6 +55,15 @@ class TrainerOptionsBase {
  public:
   virtual ~TrainerOptionsBase() = default;
   LoopOptions loop;
+};
+
+// What `zoo eval` and trainer.eval_metrics ask of an objective.
+struct EvalRequest {
+  std::vector<std::string> metrics;  // names the objective lists in metric_names()
+  std::string data_file;             // evaluate on this file instead of the validation split
+  GenerationOptions generation;      // how metrics of generated text generate
+  uint64_t seed = 0;
+  int64_t samples = 16;              // sequences generated for the diversity metrics
 };
 
 struct MicroStep {
@@ -71,9 +83,21 @@ class Objective {
   virtual double evaluate(int64_t batches, int64_t batch_size) = 0;
   virtual std::string data_state() const = 0;
   virtual void load_data_state(const std::string& state) = 0;
+  // The metrics evaluate_metrics knows, and those it computes when none are named.
+  virtual std::vector<std::string> metric_names() const { return {}; }
+  virtual std::vector<std::string> default_metrics() const { return metric_names(); }
+  // Named metrics as an ordered JSON object of numbers (and tables where a metric has one).
+  virtual nlohmann::ordered_json evaluate_metrics(const EvalRequest& request);
   // Incremental decoding of the model, for generation; null for models that do not generate.
   virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
 };
+
+// A UserError unless every name in `metrics` is one the objective computes; `where` names the
+// flag or key the list came from.
+void check_metric_names(const Objective& objective, const std::vector<std::string>& metrics, const std::string& where);
+
+// "name value | name value" for the numbers of a metrics object (tables are left out).
+std::string format_metrics(const nlohmann::ordered_json& values);
 
 struct ObjectiveContext {
   const Recipe* recipe = nullptr;

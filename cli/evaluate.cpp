@@ -1,0 +1,57 @@
+#include "cli/evaluate.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "trainers/loop.h"
+
+namespace zoo::cli {
+
+CLI::App* EvalCommand::add_to(CLI::App& app) {
+  auto* command = app.add_subcommand("eval", "metrics of a trained run on its validation data or another file");
+  command->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
+  command->add_option("--checkpoint", checkpoint, "best, latest or step_N")->capture_default_str();
+  command->add_option("--data", data_file, "evaluate on this file (the format of the recipe's data) instead");
+  command->add_option("--metrics", metrics, "metrics to compute (default: all the trainer has), e.g. perplexity distinct")
+      ->delimiter(',');
+  command->add_option("--samples", samples, "sequences generated for the diversity metrics")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--seed", seed, "generation seed (default: the recipe's seed)");
+  command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+  command->add_flag("--json", json, "print the metrics as one JSON object");
+  return command;
+}
+
+void EvalCommand::run() const {
+  if (!data_file.empty() && !std::filesystem::is_regular_file(data_file))
+    throw UserError("zoo eval: --data " + data_file + ": no such file");
+  configure_threads(0);
+  auto loaded = trainers::load_run(run_dir, checkpoint, device);
+  trainers::check_metric_names(*loaded.objective, metrics, "zoo eval --metrics");
+  trainers::EvalRequest request;
+  request.metrics = metrics.empty() ? loaded.objective->default_metrics() : metrics;
+  request.data_file = data_file;
+  request.generation = loaded.recipe.generation;
+  request.seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
+  request.samples = samples;
+  auto values = loaded.objective->evaluate_metrics(request);
+  if (json) {
+    values["checkpoint"] = loaded.checkpoint_dir;
+    fmt::print("{}\n", values.dump());
+    return;
+  }
+  fmt::print("{} ({})\n", run_dir, loaded.checkpoint_dir);
+  for (const auto& [name, value] : values.items()) {
+    if (value.is_number_float())
+      fmt::print("  {:<22} {:.4f}\n", name, value.get<double>());
+    else if (value.is_number())
+      fmt::print("  {:<22} {}\n", name, value.get<int64_t>());
+    else if (value.is_string())
+      fmt::print("  {}:\n{}\n", name, value.get<std::string>());
+  }
+}
+
+}  // namespace zoo::cli

@@ -1,0 +1,23 @@
+// `zoo eval`: a trained run's metrics on its validation data or a given file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zoo::cli {
+
+struct EvalCommand {
+  std::string run_dir, checkpoint = "best", device, data_file;
+  std::vector<std::string> metrics;
+  std::optional<int64_t> seed;
+  int64_t samples = 16;
+  bool json = false;
+
+  CLI::App* add_to(CLI::App& app);
+  void run() const;
+};
+
+}  // namespace zoo::cli
