@@ -30,7 +30,8 @@ void EvalCommand::run() const {
     throw UserError("zoo eval: --data " + data_file + ": no such file");
   configure_threads(0);
   auto loaded = trainers::load_run(run_dir, checkpoint, device);
-  trainers::check_metric_names(*loaded.objective, metrics, "zoo eval --metrics");
+  if (auto problem = trainers::unknown_metric(*loaded.objective, metrics); !problem.empty())
+    throw UserError("zoo eval --metrics: " + problem);
   trainers::EvalRequest request;
   request.metrics = metrics.empty() ? loaded.objective->default_metrics() : metrics;
   request.data_file = data_file;

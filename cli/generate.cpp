@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/runtime.h"
+#include "eval/text_metrics.h"
 #include "generation/text.h"
 #include "trainers/loop.h"
 
@@ -77,7 +78,8 @@ CLI::App* GenerateCommand::add_to(CLI::App& app) {
   command->add_option("--seed", seed, "sampling seed (default: the recipe's seed)");
   command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
   command->add_flag("--stream", stream, "print tokens as they are generated");
-  command->add_flag("--json", json, "one JSON object per prompt: sequences, scores, log-probabilities");
+  command->add_flag("--json", json, "one JSON object per prompt: sequences with log-probabilities, scores and "
+                                    "distinct-n; self-BLEU across them");
   return command;
 }
 
@@ -134,13 +136,22 @@ void GenerateCommand::run() const {
   for (size_t p = 0; p < prompts.size(); ++p) {
     if (json) {
       nlohmann::json out{{"prompt", prompts[p]}, {"strategy", options.strategy}, {"seed", generation_seed}};
-      for (const auto& sequence : results[p])
+      std::vector<std::string> texts;
+      for (const auto& sequence : results[p]) {
+        // Distinct n-grams within the sequence: how much it repeats itself.
+        const std::vector<eval::Words> words{eval::split_words(sequence.text)};
         out["sequences"].push_back({{"text", sequence.text},
                                     {"ids", sequence.ids},
                                     {"finish_reason", sequence.finish_reason},
                                     {"log_prob", sequence.log_prob},
                                     {"perplexity", perplexity(sequence)},
-                                    {"score", sequence.score}});
+                                    {"score", sequence.score},
+                                    {"distinct_1", eval::distinct_n(words, 1)},
+                                    {"distinct_2", eval::distinct_n(words, 2)}});
+        texts.push_back(sequence.text);
+      }
+      // How much the sequences repeat each other.
+      if (texts.size() > 1) out["self_bleu"] = eval::self_bleu(texts);
       fmt::print("{}\n", out.dump());
       continue;
     }

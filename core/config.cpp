@@ -119,6 +119,21 @@ void RecipeDocument::apply_overrides(const std::vector<std::string>& assignments
   }
 }
 
+void RecipeDocument::fail(const std::string& key_path, const std::string& what) const {
+  YAML::Node deepest;
+  deepest.reset(root_);
+  for (size_t begin = 0; begin <= key_path.size();) {
+    const size_t end = std::min(key_path.find('.', begin), key_path.size());
+    if (!deepest.IsMap()) break;
+    const YAML::Node& parent = deepest;  // the const operator[] does not add a missing key
+    YAML::Node child = parent[key_path.substr(begin, end - begin)];
+    if (!child.IsDefined()) break;
+    deepest.reset(child);
+    begin = end + 1;
+  }
+  fail_at(locate(key_path, deepest), key_path + ": " + what);
+}
+
 Location RecipeDocument::locate(const std::string& key_path, const YAML::Node& node) const {
   for (auto it = overridden_.begin(); it != overridden_.end(); ++it) {
     const std::string& set = it->first;

@@ -31,6 +31,9 @@ class RecipeDocument {
 
   // Where the value at `key_path` came from: an override if one set or created it, else `node`.
   Location locate(const std::string& key_path, const YAML::Node& node) const;
+  // Throws "LOCATION: key_path: what" for a check made after reading (the deepest node of
+  // `key_path` that exists gives the location).
+  [[noreturn]] void fail(const std::string& key_path, const std::string& what) const;
 
   // Off when reading a finished run's recipe, whose data files need not exist any more.
   bool check_files = true;

@@ -145,7 +145,8 @@ std::string train(const TrainRequest& request) {
                                : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
-  check_metric_names(*objective, loop.eval_metrics, "trainer.eval_metrics");
+  if (auto problem = unknown_metric(*objective, loop.eval_metrics); !problem.empty())
+    loaded.document.fail("trainer.eval_metrics", problem);
   auto groups = objective->parameter_groups();
   auto [optimizer, base_lr] = optimizers().build(loop.optimizer, groups);
   Schedule schedule = schedules().build(loop.scheduler);
@@ -277,13 +278,14 @@ nlohmann::ordered_json Objective::evaluate_metrics(const EvalRequest& request) {
   throw UserError("metric '" + request.metrics.front() + "': this trainer computes no metrics besides its validation loss");
 }
 
-void check_metric_names(const Objective& objective, const std::vector<std::string>& metrics, const std::string& where) {
+std::string unknown_metric(const Objective& objective, const std::vector<std::string>& metrics) {
   const auto known = objective.metric_names();
   for (const auto& name : metrics) {
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-    throw UserError(fmt::format("{}: no metric '{}' for this trainer{}; it has: {}", where, name, did_you_mean(name, known),
-                                known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+    return fmt::format("no metric '{}' for this trainer{}; it has: {}", name, did_you_mean(name, known),
+                       known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
   }
+  return "";
 }
 
 std::string format_metrics(const nlohmann::ordered_json& values) {
@@ -318,6 +320,8 @@ ModelSummary summarize(const LoadedRecipe& loaded) {
   auto tokenizer = datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
   auto objective = objectives().build(recipe.trainer, context);
+  if (auto problem = unknown_metric(*objective, loop_options(recipe).eval_metrics); !problem.empty())
+    loaded.document.fail("trainer.eval_metrics", problem);
   ModelSummary summary;
   summary.parameters = count_parameters(objective->model());
   summary.parameter_bytes = summary.parameters * 4;

@@ -92,9 +92,8 @@ class Objective {
   virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
 };
 
-// A UserError unless every name in `metrics` is one the objective computes; `where` names the
-// flag or key the list came from.
-void check_metric_names(const Objective& objective, const std::vector<std::string>& metrics, const std::string& where);
+// What is wrong with a list of metric names for this objective ("no metric 'x' ..."), or "".
+std::string unknown_metric(const Objective& objective, const std::vector<std::string>& metrics);
 
 // "name value | name value" for the numbers of a metrics object (tables are left out).
 std::string format_metrics(const nlohmann::ordered_json& values);

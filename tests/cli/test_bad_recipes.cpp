@@ -33,7 +33,7 @@ std::vector<BadRecipe> load_cases() {
 
 TEST(BadRecipes, EachGivesItsOneLineErrorAndExitCode2) {
   auto cases = load_cases();
-  ASSERT_EQ(cases.size(), 10u);
+  ASSERT_EQ(cases.size(), 12u);
   zoo::testing::TempDir dir;
   zoo::testing::write_tiny_corpus(dir.path() / "tiny.txt");
   for (const auto& c : cases) {
