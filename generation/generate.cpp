@@ -103,20 +103,24 @@ std::vector<std::vector<Sequence>> sample(Decoder& decoder, const Request& reque
     std::vector<Tokens> active_histories;
     if (uses_history(options))
       for (size_t i : active) active_histories.push_back(rows[i].history);
-    auto next = choose_tokens(apply_penalties(host, active_histories, options), options, generator);  // (B)
+    auto next = choose_tokens(apply_penalties(host, active_histories, options), options, generator).contiguous();  // (B)
+    // Read on the host through raw accessors: per-element tensor indexing costs more than the
+    // rest of a small model's step.
+    const int64_t* next_tokens = next.data_ptr<int64_t>();
+    auto log_prob_of = model_log_probs.accessor<float, 2>();
 
     std::vector<size_t> still_active;
     std::vector<int64_t> kept_positions;
     for (size_t b = 0; b < active.size(); ++b) {
       Row& row = rows[active[b]];
-      const int64_t token = next[static_cast<int64_t>(b)].item<int64_t>();
+      const int64_t token = next_tokens[b];
       if (is_stop_token(request, token)) {
         row.sequence.finish_reason = "stop_token";
         continue;
       }
       row.history.push_back(token);
       row.sequence.ids.push_back(token);
-      row.sequence.log_prob += model_log_probs[static_cast<int64_t>(b)][token].item<double>();
+      row.sequence.log_prob += log_prob_of[static_cast<int64_t>(b)][token];
       if (request.on_token) request.on_token(row.prompt, row.draw, token);
       if (decode_and_find_stop(request, row.sequence)) {
         row.sequence.finish_reason = "stop_string";
