@@ -9,26 +9,32 @@ namespace zoo::eval {
 
 ConfusionMatrix::ConfusionMatrix(int64_t num_classes)
     : num_classes_(num_classes), counts_(static_cast<size_t>(num_classes * num_classes), 0) {
-  if (num_classes <= 0) throw std::invalid_argument("ConfusionMatrix: needs at least one class");
+  if (num_classes <= 0)
+    throw std::invalid_argument(fmt::format("ConfusionMatrix: num_classes is {}; it needs at least one class", num_classes));
 }
 
 void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
-  if (truth < 0 || truth >= num_classes_ || predicted < 0 || predicted >= num_classes_)
-    throw std::invalid_argument(fmt::format("ConfusionMatrix: label pair ({}, {}) outside the {} classes", truth,
-                                            predicted, num_classes_));
-  ++counts_[static_cast<size_t>(truth * num_classes_ + predicted)];
+  ++counts_[index(truth, predicted, "add")];
   ++total_;
 }
 
 void ConfusionMatrix::add(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted) {
   if (truth.size() != predicted.size())
-    throw std::invalid_argument(fmt::format("ConfusionMatrix: {} labels but {} predictions", truth.size(), predicted.size()));
+    throw std::invalid_argument(
+        fmt::format("ConfusionMatrix::add: {} labels but {} predictions", truth.size(), predicted.size()));
   for (size_t i = 0; i < truth.size(); ++i)
     if (truth[i] != kIgnoreLabel) add(truth[i], predicted[i]);
 }
 
 int64_t ConfusionMatrix::count(int64_t truth, int64_t predicted) const {
-  return counts_.at(static_cast<size_t>(truth * num_classes_ + predicted));
+  return counts_[index(truth, predicted, "count")];
+}
+
+size_t ConfusionMatrix::index(int64_t truth, int64_t predicted, const char* caller) const {
+  if (truth < 0 || truth >= num_classes_ || predicted < 0 || predicted >= num_classes_)
+    throw std::invalid_argument(fmt::format("ConfusionMatrix::{}: label pair (truth {}, predicted {}) is outside classes 0..{}",
+                                            caller, truth, predicted, num_classes_ - 1));
+  return static_cast<size_t>(truth * num_classes_ + predicted);
 }
 
 double ConfusionMatrix::accuracy() const {

@@ -14,6 +14,7 @@ class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int64_t num_classes);
 
+  // Throws std::invalid_argument for an id outside 0..num_classes-1.
   void add(int64_t truth, int64_t predicted);
   // Pairs whose truth is kIgnoreLabel are skipped.
   void add(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted);
@@ -31,6 +32,8 @@ class ConfusionMatrix {
   std::string format(const std::vector<std::string>& labels) const;
 
  private:
+  size_t index(int64_t truth, int64_t predicted, const char* caller) const;  // checked
+
   int64_t num_classes_;
   int64_t total_ = 0;
   std::vector<int64_t> counts_;  // row-major (truth, predicted)

@@ -14,7 +14,33 @@ namespace {
 
 constexpr int kBleuOrder = 4;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+// Python's str.isspace() code points: str.split(), which sacreBLEU splits with, splits on them.
+bool is_python_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// Byte length of the whitespace character starting at text[pos]; 0 when it is not whitespace.
+size_t space_length(const std::string& text, size_t pos) {
+  size_t next = pos;
+  char32_t code_point = 0;
+  return tokenizers::decode_utf8(text, next, code_point) && is_python_space(code_point) ? next - pos : 0;
+}
+
+// `text` without whitespace at its end, and at its start too when `both_ends`.
+std::string strip(const std::string& text, bool both_ends) {
+  size_t begin = std::string::npos, end = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    if (const size_t space = space_length(text, pos)) {
+      pos += space;
+      continue;
+    }
+    if (begin == std::string::npos) begin = pos;
+    end = ++pos;  // a continuation byte is never whitespace, so byte steps stay in the word
+  }
+  if (!both_ends) begin = 0;
+  return begin == std::string::npos || begin >= end ? "" : text.substr(begin, end - begin);
+}
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
@@ -27,12 +53,14 @@ std::string join(const Words& words) {
   return out;
 }
 
-void check_streams(size_t hypotheses, const std::vector<std::vector<std::string>>& references, const char* metric) {
-  if (references.empty()) throw std::invalid_argument(std::string(metric) + ": no reference stream");
-  for (const auto& stream : references)
-    if (stream.size() != hypotheses)
-      throw std::invalid_argument(std::string(metric) + ": " + std::to_string(hypotheses) + " hypotheses but a reference stream of " +
-                                  std::to_string(stream.size()));
+template <typename Segment>
+void check_streams(size_t hypotheses, const std::vector<std::vector<Segment>>& references, const char* metric) {
+  if (references.empty()) throw std::invalid_argument(std::string(metric) + ": no reference stream given");
+  for (size_t k = 0; k < references.size(); ++k)
+    if (references[k].size() != hypotheses)
+      throw std::invalid_argument(std::string(metric) + ": " + std::to_string(hypotheses) + " hypotheses but reference stream " +
+                                  std::to_string(k) + " has " + std::to_string(references[k].size()) +
+                                  " segments (references[k][i] is the k-th reference of hypothesis i)");
 }
 
 // ---- BLEU ----
@@ -60,31 +88,29 @@ int64_t closest_length(int64_t hyp_length, const std::vector<int64_t>& ref_lengt
   return best;
 }
 
-// ---- chrF ----
-
-std::u32string to_code_points(const std::string& utf8) {
-  std::u32string out;
-  char32_t code_point = 0;
-  for (size_t pos = 0; pos < utf8.size();) {
-    if (!tokenizers::decode_utf8(utf8, pos, code_point)) code_point = 0xFFFD;
-    out.push_back(code_point);
-  }
-  return out;
+// A segment as sacreBLEU's BLEU scores it: right-stripped, tokenized, split on whitespace.
+Words bleu_words(const std::string& text, bool tokenize) {
+  const std::string stripped = strip(text, /*both_ends=*/false);
+  return split_words(tokenize ? tokenize_13a(stripped) : stripped);
 }
 
-// Counts of character n-grams of orders 1..max_order.
+// ---- chrF ----
+
+// Counts of character (code point) n-grams of orders 1..char_order.
 std::vector<std::map<std::u32string, int64_t>> char_ngrams(const std::string& text, const ChrfOptions& options) {
-  std::string kept = options.whitespace ? text : "";
-  if (!options.whitespace)
-    for (const auto& word : split_words(text)) kept += word;
-  const std::u32string line = to_code_points(kept);
+  std::u32string line;
+  char32_t code_point = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    if (!tokenizers::decode_utf8(text, pos, code_point)) code_point = 0xFFFD;
+    if (options.whitespace || !is_python_space(code_point)) line.push_back(code_point);
+  }
   std::vector<std::map<std::u32string, int64_t>> counts(static_cast<size_t>(options.char_order));
-  for (int n = 1; n <= options.char_order; ++n)
-    for (size_t i = 0; i + static_cast<size_t>(n) <= line.size(); ++i) ++counts[static_cast<size_t>(n - 1)][line.substr(i, static_cast<size_t>(n))];
+  for (size_t n = 1; n <= counts.size(); ++n)
+    for (size_t i = 0; i + n <= line.size(); ++i) ++counts[n - 1][line.substr(i, n)];
   return counts;
 }
 
-// [hyp, ref, match] per order, flattened.
+// [hyp, ref, match] counts per order, flattened.
 using ChrfStatistics = std::vector<int64_t>;
 
 double chrf_from_statistics(const ChrfStatistics& stats, const ChrfOptions& options) {
@@ -92,13 +118,14 @@ double chrf_from_statistics(const ChrfStatistics& stats, const ChrfOptions& opti
   const double factor = options.beta * options.beta;
   double score = 0, average_precision = 0, average_recall = 0;
   int effective_order = 0;
-  for (int i = 0; i < options.char_order; ++i) {
+  for (size_t i = 0; i < static_cast<size_t>(options.char_order); ++i) {
     const auto hyp = static_cast<double>(stats[3 * i]), ref = static_cast<double>(stats[3 * i + 1]),
                match = static_cast<double>(stats[3 * i + 2]);
     const double precision = hyp > 0 ? match / hyp : eps;
     const double recall = ref > 0 ? match / ref : eps;
     const double denominator = factor * precision + recall;
     score += denominator > 0 ? (1 + factor) * precision * recall / denominator : eps;
+    // sacreBLEU 2 averages precision and recall over the orders both sides have, then takes F.
     if (hyp > 0 && ref > 0) {
       average_precision += precision;
       average_recall += recall;
@@ -117,16 +144,18 @@ double chrf_from_statistics(const ChrfStatistics& stats, const ChrfOptions& opti
 
 Words split_words(const std::string& text) {
   Words words;
-  std::string current;
-  for (char c : text) {
-    if (is_space(c)) {
-      if (!current.empty()) words.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
+  size_t start = 0, pos = 0;
+  while (pos < text.size()) {
+    const size_t space = space_length(text, pos);
+    if (space == 0) {
+      ++pos;  // a continuation byte is never whitespace, so byte steps stay in the word
+      continue;
     }
+    if (pos > start) words.push_back(text.substr(start, pos - start));
+    pos += space;
+    start = pos;
   }
-  if (!current.empty()) words.push_back(std::move(current));
+  if (pos > start) words.push_back(text.substr(start));
   return words;
 }
 
@@ -144,6 +173,8 @@ std::string tokenize_13a(const std::string& input) {
   line = " " + line + " ";
   // mteval-v13a's rules, in order: ASCII punctuation other than ' , - . is split off; periods
   // and commas are split unless next to a digit on that side; a dash after a digit is split.
+  // Matching bytes rather than code points gives the same result: the classes are ASCII, and a
+  // byte of a multi-byte character matches [^0-9] exactly where the character would.
   static const std::regex punctuation(R"(([{-~\[-\x60 -&(-+:-@/]))");
   static const std::regex period_after_non_digit(R"(([^0-9])([\.,]))");
   static const std::regex period_before_non_digit(R"(([\.,])([^0-9]))");
@@ -162,11 +193,14 @@ BleuScore bleu_from_counts(const std::array<int64_t, 4>& correct, const std::arr
   bleu.total = total;
   bleu.hyp_length = hyp_length;
   bleu.ref_length = ref_length;
-  bleu.brevity_penalty = hyp_length >= ref_length ? 1.0 : hyp_length > 0 ? std::exp(1.0 - static_cast<double>(ref_length) / static_cast<double>(hyp_length)) : 0.0;
-  if (std::all_of(correct.begin(), correct.end(), [](int64_t c) { return c == 0; })) return bleu;
+  bleu.ratio = ref_length > 0 ? static_cast<double>(hyp_length) / static_cast<double>(ref_length) : 0.0;
+  bleu.brevity_penalty = hyp_length >= ref_length ? 1.0
+                         : hyp_length > 0 ? std::exp(1.0 - static_cast<double>(ref_length) / static_cast<double>(hyp_length))
+                                          : 0.0;
+  if (std::all_of(correct.begin(), correct.end(), [](int64_t c) { return c == 0; })) return bleu;  // score 0
   // mteval's smoothing: the k-th order with no match counts as 1 / (2^k * total).
   double smoothing = 1.0, log_sum = 0.0;
-  for (int n = 0; n < kBleuOrder; ++n) {
+  for (size_t n = 0; n < kBleuOrder; ++n) {
     if (total[n] == 0) break;  // sacreBLEU stops at the first empty order; its precision stays 0
     if (correct[n] == 0) {
       smoothing *= 2;
@@ -175,27 +209,24 @@ BleuScore bleu_from_counts(const std::array<int64_t, 4>& correct, const std::arr
       bleu.precisions[n] = 100.0 * static_cast<double>(correct[n]) / static_cast<double>(total[n]);
     }
   }
-  for (double p : bleu.precisions) log_sum += p > 0 ? std::log(p) : -9999999999.0;  // sacreBLEU's my_log
+  // sacreBLEU's my_log(0) is -9999999999, which makes a score with an empty order exp(-huge) = 0.
+  for (double p : bleu.precisions) log_sum += p > 0 ? std::log(p) : -9999999999.0;
   bleu.score = bleu.brevity_penalty * std::exp(log_sum / kBleuOrder);
   return bleu;
 }
 
-BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references,
-                      const std::string& tokenize) {
-  if (tokenize != "13a" && tokenize != "none") throw std::invalid_argument("corpus_bleu: tokenize must be 13a or none");
+BleuScore corpus_bleu_tokens(const std::vector<Words>& hypotheses, const std::vector<std::vector<Words>>& references) {
   check_streams(hypotheses.size(), references, "corpus_bleu");
-  auto words_of = [&](const std::string& text) { return split_words(tokenize == "13a" ? tokenize_13a(text) : text); };
   std::array<int64_t, 4> correct{}, total{};
   int64_t hyp_length = 0, ref_length = 0;
   for (size_t i = 0; i < hypotheses.size(); ++i) {
     NgramCounts clip;  // the most times any one reference holds each n-gram
     std::vector<int64_t> ref_lengths;
     for (const auto& stream : references) {
-      Words ref = words_of(stream[i]);
-      ref_lengths.push_back(static_cast<int64_t>(ref.size()));
-      for (const auto& [ngram, count] : word_ngrams(ref)) clip[ngram] = std::max(clip[ngram], count);
+      ref_lengths.push_back(static_cast<int64_t>(stream[i].size()));
+      for (const auto& [ngram, count] : word_ngrams(stream[i])) clip[ngram] = std::max(clip[ngram], count);
     }
-    Words hyp = words_of(hypotheses[i]);
+    const Words& hyp = hypotheses[i];
     hyp_length += static_cast<int64_t>(hyp.size());
     ref_length += closest_length(static_cast<int64_t>(hyp.size()), ref_lengths);
     for (const auto& [ngram, count] : word_ngrams(hyp)) {
@@ -208,8 +239,23 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vec
   return bleu_from_counts(correct, total, hyp_length, ref_length);
 }
 
+BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references,
+                      const std::string& tokenize) {
+  if (tokenize != "13a" && tokenize != "none")
+    throw std::invalid_argument("corpus_bleu: tokenize is '" + tokenize + "'; it must be '13a' or 'none'");
+  check_streams(hypotheses.size(), references, "corpus_bleu");
+  const bool use_13a = tokenize == "13a";
+  std::vector<Words> hyp_words;
+  for (const auto& hyp : hypotheses) hyp_words.push_back(bleu_words(hyp, use_13a));
+  std::vector<std::vector<Words>> ref_words(references.size());
+  for (size_t k = 0; k < references.size(); ++k)
+    for (const auto& ref : references[k]) ref_words[k].push_back(bleu_words(ref, use_13a));
+  return corpus_bleu_tokens(hyp_words, ref_words);
+}
+
 double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references,
                    const ChrfOptions& options) {
+  if (options.char_order <= 0) throw std::invalid_argument("corpus_chrf: char_order must be positive");
   check_streams(hypotheses.size(), references, "corpus_chrf");
   ChrfStatistics corpus(static_cast<size_t>(3 * options.char_order), 0);
   for (size_t i = 0; i < hypotheses.size(); ++i) {
@@ -231,7 +277,7 @@ double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector
         stats.insert(stats.end(), {ref[n].empty() ? 0 : hyp_count, ref_count, match});
       }
       const double f = chrf_from_statistics(stats, options);
-      if (f > best_f) {
+      if (f > best_f) {  // the first of equally good references, as sacreBLEU
         best_f = f;
         best = stats;
       }
@@ -242,18 +288,13 @@ double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector
 }
 
 double exact_match(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
-  if (hypotheses.size() != references.size()) throw std::invalid_argument("exact_match: hypotheses and references differ in number");
+  if (hypotheses.size() != references.size())
+    throw std::invalid_argument("exact_match: " + std::to_string(hypotheses.size()) + " hypotheses but " +
+                                std::to_string(references.size()) + " references");
   if (hypotheses.empty()) return 0.0;
   int64_t equal = 0;
-  for (size_t i = 0; i < hypotheses.size(); ++i) {
-    auto strip = [](const std::string& s) {
-      size_t begin = 0, end = s.size();
-      while (begin < end && is_space(s[begin])) ++begin;
-      while (end > begin && is_space(s[end - 1])) --end;
-      return s.substr(begin, end - begin);
-    };
-    equal += strip(hypotheses[i]) == strip(references[i]);
-  }
+  for (size_t i = 0; i < hypotheses.size(); ++i)
+    equal += strip(hypotheses[i], /*both_ends=*/true) == strip(references[i], /*both_ends=*/true);
   return static_cast<double>(equal) / static_cast<double>(hypotheses.size());
 }
 
@@ -273,7 +314,9 @@ int64_t edit_distance(const Words& hypothesis, const Words& reference) {
 }
 
 ErrorRate error_rate(const std::vector<Words>& hypotheses, const std::vector<Words>& references) {
-  if (hypotheses.size() != references.size()) throw std::invalid_argument("error_rate: hypotheses and references differ in number");
+  if (hypotheses.size() != references.size())
+    throw std::invalid_argument("error_rate: " + std::to_string(hypotheses.size()) + " hypotheses but " +
+                                std::to_string(references.size()) + " references");
   ErrorRate result;
   for (size_t i = 0; i < hypotheses.size(); ++i) {
     result.edits += edit_distance(hypotheses[i], references[i]);
@@ -291,7 +334,7 @@ ErrorRate word_error_rate(const std::vector<std::string>& hypotheses, const std:
 }
 
 double distinct_n(const std::vector<Words>& generations, int n) {
-  if (n <= 0) throw std::invalid_argument("distinct_n: n must be positive");
+  if (n <= 0) throw std::invalid_argument("distinct_n: n is " + std::to_string(n) + "; it must be positive");
   std::set<Words> unique;
   int64_t total = 0;
   for (const auto& words : generations)
@@ -301,13 +344,17 @@ double distinct_n(const std::vector<Words>& generations, int n) {
 }
 
 double self_bleu(const std::vector<std::string>& generations) {
-  if (generations.size() < 2) throw std::invalid_argument("self_bleu: needs at least two generations");
+  if (generations.size() < 2)
+    throw std::invalid_argument("self_bleu: " + std::to_string(generations.size()) + " generation(s); it needs two or more");
+  // Tokenize once: every generation is a reference of all the others.
+  std::vector<Words> words;
+  for (const auto& text : generations) words.push_back(bleu_words(text, /*tokenize=*/true));
   double sum = 0;
-  for (size_t i = 0; i < generations.size(); ++i) {
-    std::vector<std::vector<std::string>> others;
-    for (size_t j = 0; j < generations.size(); ++j)
-      if (j != i) others.push_back({generations[j]});
-    sum += corpus_bleu({generations[i]}, others).score;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::vector<std::vector<Words>> others;  // one reference stream per other generation
+    for (size_t j = 0; j < words.size(); ++j)
+      if (j != i) others.push_back({words[j]});
+    sum += corpus_bleu_tokens({words[i]}, others).score;
   }
   return sum / static_cast<double>(generations.size());
 }
