@@ -1,0 +1,40 @@
+// TorchScript export: a C++ model traced into a torch::jit::Module whose parameters are named
+// attributes (in submodules mirroring the C++ module tree, so Python's named_parameters()
+// lists them), saved with the files that make it self-contained: tokenizer, resolved recipe,
+// manifest. Code on the traced path takes shapes from tensors, so the graph runs at any
+// batch size and length.
+#pragma once
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace zoo::exporting {
+
+// One method of the archive, traced from `fn` at `example_inputs`.
+struct TracedMethod {
+  std::string name;
+  std::vector<torch::Tensor> example_inputs;
+  std::function<torch::Tensor(const std::vector<torch::Tensor>&)> fn;
+};
+
+// A TorchScript module of class `class_name` holding `module`'s parameters and buffers (the
+// same tensors), then each method traced, then `source` (TorchScript methods calling them).
+torch::jit::Module trace_module(torch::nn::Module& module, const std::string& class_name,
+                                const std::vector<TracedMethod>& methods, const std::string& source = "");
+
+// Extra files of an archive, by name ("zoo/manifest.json", "zoo/tokenizer/tokenizer.json", ...).
+using ExtraFiles = std::map<std::string, std::string>;
+
+// Writes `module` and `extra` to `path` atomically (a temporary file renamed into place).
+void save_archive(torch::jit::Module& module, const ExtraFiles& extra, const std::string& path);
+
+// Loads an archive and the extra files named in `wanted` (absent ones are left out of the result).
+torch::jit::Module load_archive(const std::string& path, const std::vector<std::string>& wanted, ExtraFiles& extra,
+                                const torch::Device& device = torch::kCPU);
+
+}  // namespace zoo::exporting
