@@ -182,6 +182,14 @@ int run(int argc, char** argv) {
   EvalCommand eval_command;
   auto* evaluate = eval_command.add_to(app);
 
+  std::string export_run_dir, export_checkpoint = "best", export_out, export_dtype = "float32";
+  auto* exporter = app.add_subcommand("export", "write a run's model, tokenizer and recipe as one TorchScript archive");
+  exporter->add_option("run_dir", export_run_dir, "run directory (runs/NAME)")->required();
+  exporter->add_option("--checkpoint", export_checkpoint, "best, latest or step_N")->capture_default_str();
+  exporter->add_option("--out", export_out, "archive to write (default: RUN_DIR/export/model.pt)");
+  exporter->add_option("--dtype", export_dtype, "float32 or bfloat16")
+      ->check(CLI::IsMember({"float32", "bfloat16"}))->capture_default_str();
+
   auto* tokenizer = app.add_subcommand("tokenizer", "train a tokenizer, or encode text with a saved one");
   tokenizer->require_subcommand(1);
   TokenizerTrainRequest tokenizer_train_request;
@@ -248,6 +256,18 @@ int run(int argc, char** argv) {
   }
   if (*generate) {
     generate_command.run();
+    return 0;
+  }
+  if (*exporter) {
+    configure_threads(0);
+    auto run = trainers::load_run(export_run_dir, export_checkpoint, "cpu");
+    const std::string out = export_out.empty() ? (std::filesystem::path(export_run_dir) / "export/model.pt").string() : export_out;
+    trainers::export_torchscript(*run.objective, run.recipe, run.checkpoint_dir, out, export_dtype);
+    const auto bytes = static_cast<double>(std::filesystem::file_size(out));
+    double parameters = 0;
+    for (const auto& p : run.objective->model().parameters()) parameters += static_cast<double>(p.numel());
+    fmt::print("{}: {} parameters, {} bytes ({:.3f} bytes per parameter)\n", out, format_count(parameters),
+               static_cast<int64_t>(bytes), bytes / parameters);
     return 0;
   }
   if (*evaluate) {

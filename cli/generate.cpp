@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "eval/text_metrics.h"
+#include "export/archive_decoder.h"
 #include "generation/text.h"
 #include "trainers/loop.h"
 
@@ -56,7 +57,8 @@ double perplexity(const generation::Sequence& sequence) {
 
 CLI::App* GenerateCommand::add_to(CLI::App& app) {
   auto* command = app.add_subcommand("generate", "continue a prompt with a trained run");
-  command->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
+  command->add_option("run_dir", run_dir, "run directory (runs/NAME)");
+  command->add_option("--torchscript", torchscript, "generate from an archive `zoo export` wrote, alone");
   command->add_option("--checkpoint", checkpoint, "latest, best or step_N")->capture_default_str();
   command->add_option("--prompt", prompt, "text to continue (default: the recipe's generation.prompt)");
   command->add_option("--prompt-file", prompt_file, "continue every non-empty line of FILE, as one batch");
@@ -86,14 +88,33 @@ CLI::App* GenerateCommand::add_to(CLI::App& app) {
 void GenerateCommand::run() const {
   if (prompt && prompt_file) throw UserError("zoo generate: give --prompt or --prompt-file, not both");
   if (stream && json) throw UserError("zoo generate: --stream prints text as it comes and --json prints it at the end; choose one");
+  if (run_dir.empty() == !torchscript)
+    throw UserError("zoo generate: give a run directory or --torchscript FILE.pt (one of them)");
   configure_threads(0);
-  auto loaded = trainers::load_run(run_dir, checkpoint, device);
-  auto decoder = loaded.objective->decoder();
-  if (!decoder)
-    throw UserError(fmt::format("zoo generate: {} trains a '{}' model, which does not generate text", run_dir,
-                                loaded.recipe.trainer.type));
+  // From a run directory (the cached decoder) or from an exported archive alone.
+  std::optional<trainers::LoadedRun> loaded;
+  std::optional<exporting::LoadedArchive> archive;
+  std::unique_ptr<generation::Decoder> decoder;
+  std::shared_ptr<tokenizers::Tokenizer> tokenizer;
+  GenerationOptions options;
+  int64_t recipe_seed = 0;
+  if (torchscript) {
+    archive = exporting::load_exported(*torchscript);
+    decoder = exporting::archive_decoder(archive->module, archive->context_length);
+    tokenizer = archive->tokenizer;
+    options = archive->generation;
+    recipe_seed = archive->seed;
+  } else {
+    loaded = trainers::load_run(run_dir, checkpoint, device);
+    decoder = loaded->objective->decoder();
+    if (!decoder)
+      throw UserError(fmt::format("zoo generate: {} trains a '{}' model, which does not generate text", run_dir,
+                                  loaded->recipe.trainer.type));
+    tokenizer = loaded->tokenizer;
+    options = loaded->recipe.generation;
+    recipe_seed = loaded->recipe.seed;
+  }
 
-  GenerationOptions options = loaded.recipe.generation;
   if (preset) options.apply_preset(*preset);
   if (beams) {
     options.num_beams = *beams;
@@ -120,14 +141,14 @@ void GenerateCommand::run() const {
     throw UserError("zoo generate: --stream prints one sequence as it is generated; it cannot be combined with "
                     "beam search, --num-return above 1 or --prompt-file");
   for (const auto& text : prompts)
-    if (loaded.tokenizer->encode(text).empty())
+    if (tokenizer->encode(text).empty())
       throw UserError("zoo generate: the prompt '" + text + "' is empty after tokenization; give at least one character");
 
-  const auto generation_seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
-  TextStream streamed(*loaded.tokenizer);
+  const auto generation_seed = static_cast<uint64_t>(seed.value_or(recipe_seed));
+  TextStream streamed(*tokenizer);
   if (stream) fmt::print("{}", prompts[0]);
   auto on_token = [&](size_t, size_t, int64_t token) { streamed.add(token); };
-  auto results = generation::generate_text(*decoder, *loaded.tokenizer, prompts, options, generation_seed,
+  auto results = generation::generate_text(*decoder, *tokenizer, prompts, options, generation_seed,
                                            stream ? on_token : std::function<void(size_t, size_t, int64_t)>{});
   if (stream) {
     fmt::print("\n");

@@ -62,6 +62,18 @@ struct GenerationOptions {
   }
 };
 
+// What the end of training writes besides checkpoints.
+struct ExportOptions {
+  bool torchscript = false;
+  std::string dtype = "float32";
+
+  template <class V>
+  void visit(V& v) {
+    v("torchscript", torchscript, "export a TorchScript archive (zoo export) when training ends");
+    v("dtype", dtype, "parameter type of the exported archive", one_of({"float32", "bfloat16"}));
+  }
+};
+
 struct Recipe {
   std::string name;
   int64_t seed = 1337;
@@ -72,6 +84,7 @@ struct Recipe {
   Component model;
   Component trainer{"lm", nullptr};
   GenerationOptions generation;
+  ExportOptions exports;
 
   template <class V>
   void visit(V& v) {
@@ -84,6 +97,7 @@ struct Recipe {
     v.component("model", model, "model", "the network");
     v.component("trainer", trainer, "trainer", "the objective and the training loop");
     v.section("generation", generation, "sampling defaults");
+    v.section("export", exports, "what training writes at its end besides checkpoints");
   }
 };
 

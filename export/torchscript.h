@@ -27,6 +27,12 @@ struct TracedMethod {
 torch::jit::Module trace_module(torch::nn::Module& module, const std::string& class_name,
                                 const std::vector<TracedMethod>& methods, const std::string& source = "");
 
+// The extra files `zoo export` bundles: what the archive is, the resolved recipe, and every
+// file of the saved tokenizer under the tokenizer directory.
+inline constexpr const char* kArchiveManifest = "zoo/manifest.json";
+inline constexpr const char* kArchiveRecipe = "zoo/recipe.yaml";
+inline constexpr const char* kArchiveTokenizerDir = "zoo/tokenizer/";
+
 // Extra files of an archive, by name ("zoo/manifest.json", "zoo/tokenizer/tokenizer.json", ...).
 using ExtraFiles = std::map<std::string, std::string>;
 

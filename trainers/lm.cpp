@@ -103,6 +103,25 @@ class LMObjective : public Objective {
     return values;
   }
 
+  std::vector<exporting::TracedMethod> export_methods() override {
+    // Traced at (2, 8); the model takes every size from its input tensors, so the graph runs
+    // at any batch and any length up to the context.
+    auto ids = torch::zeros({2, std::min<int64_t>(8, model_->context_length())}, torch::kInt64).to(device_);
+    auto model = model_;
+    return {{"logits", {ids}, [model](const std::vector<torch::Tensor>& in) { return model->forward(in[0]); }},
+            {"logits_masked", {ids, torch::ones_like(ids)},
+             [model](const std::vector<torch::Tensor>& in) { return model->forward_masked(in[0], in[1]); }}};
+  }
+
+  std::string export_source() const override {
+    return R"(
+def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
+    if attention_mask is None:
+        return self.logits(input_ids)
+    return self.logits_masked(input_ids, attention_mask)
+)";
+  }
+
   std::unique_ptr<generation::Decoder> decoder() override { return generation::language_model_decoder(*model_); }
 
  private:

@@ -270,6 +270,9 @@ std::string train(const TrainRequest& request) {
     fmt::print("--- sample ---\n{}{}\n--------------\n", generation.prompt, text);
     metrics.write("sample", {{"step", state.step}, {"prompt", generation.prompt}, {"text", text}});
   }
+  if (!stop_requested && recipe.exports.torchscript)
+    export_torchscript(*objective, recipe, *latest_checkpoint(run_dir), (fs::path(run_dir) / "export/model.pt").string(),
+                       recipe.exports.dtype);
   return run_dir;
 }
 

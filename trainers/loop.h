@@ -11,6 +11,7 @@
 
 #include "core/recipe.h"
 #include "core/registry.h"
+#include "export/torchscript.h"
 #include "generation/decoder.h"
 #include "tokenizers/tokenizer.h"
 #include "trainers/optim.h"
@@ -88,6 +89,10 @@ class Objective {
   virtual std::vector<std::string> default_metrics() const { return metric_names(); }
   // Named metrics as an ordered JSON object of numbers (and tables where a metric has one).
   virtual nlohmann::ordered_json evaluate_metrics(const EvalRequest& request);
+  // The methods a TorchScript export traces, and TorchScript source defining `forward` over
+  // them; empty when this objective's model has no export yet.
+  virtual std::vector<exporting::TracedMethod> export_methods() { return {}; }
+  virtual std::string export_source() const { return ""; }
   // Incremental decoding of the model, for generation; null for models that do not generate.
   virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
 };
@@ -126,6 +131,12 @@ struct LoadedRun {
   torch::Device device = torch::kCPU;
 };
 LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device);
+
+// Writes the objective's model, the tokenizer saved in `checkpoint_dir` and the resolved
+// recipe as one TorchScript archive at `out`, parameters in `dtype` (float32 or bfloat16; the
+// model is converted in place). Returns `out`.
+std::string export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
+                               const std::string& out, const std::string& dtype);
 
 // Parameters and the memory training them costs, for `zoo validate`.
 struct ModelSummary {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <regex>
 
 #include "tests/cli/process.h"
 
@@ -29,6 +30,7 @@ trainer:
   eval_metrics: [perplexity, distinct]
   optimizer: {type: adamw, lr: 3.0e-3}
 generation: {prompt: "the ", max_new_tokens: 30}
+export: {torchscript: true}
 )";
 
 class GenerateEval : public ::testing::Test {
@@ -145,6 +147,47 @@ TEST_F(GenerateEval, EvalMatchesTheMetricsLoggedDuringTraining) {
   // --data scores another file: the training text, which the model fits at least as well.
   auto on_train = nlohmann::json::parse(zoo("eval runs/tiny --checkpoint latest --json --metrics perplexity --data tiny.txt").out);
   EXPECT_GT(on_train["eval_tokens"].get<double>(), tokens);
+}
+
+TEST_F(GenerateEval, TheArchiveAloneGeneratesWhatTheRunDoes) {
+  ASSERT_EQ(train_->exit_code, 0) << train_->err;
+  // `export: {torchscript: true}` wrote one at the end of training; `zoo export` writes another.
+  EXPECT_TRUE(fs::exists(dir_->path() / "runs/tiny/export/model.pt"));
+  auto exported = zoo("export runs/tiny --checkpoint latest --out tiny.pt");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  // fp32: 4 bytes per parameter plus the code, tokenizer and recipe.
+  std::smatch per_parameter;
+  ASSERT_TRUE(std::regex_search(exported.out, per_parameter, std::regex(R"(\(([0-9.]+) bytes per parameter\))"))) << exported.out;
+  EXPECT_GE(std::stod(per_parameter[1]), 4.0);
+  EXPECT_LT(std::stod(per_parameter[1]), 5.0);
+
+  const std::string flags = " --strategy greedy --prompt 'the c' --max-new-tokens 50";  // 55 > the 32-token context
+  auto from_run = zoo("generate runs/tiny --checkpoint latest" + flags);
+  auto from_archive = zoo("generate --torchscript tiny.pt" + flags);
+  ASSERT_EQ(from_archive.exit_code, 0) << from_archive.err;
+  EXPECT_EQ(from_archive.out, from_run.out);
+  // The 20-line Python script of docs/export.md, with only torch.
+  auto python = run_shell(std::string(ZOO_PYTHON) + " " + ZOO_SOURCE_DIR + "/tests/python/greedy_from_archive.py tiny.pt 'the c' 50",
+                          dir_->path());
+  ASSERT_EQ(python.exit_code, 0) << python.err;
+  EXPECT_EQ(python.out, from_run.out);
+}
+
+TEST_F(GenerateEval, ArchiveMistakesAreOneLine) {
+  ASSERT_EQ(train_->exit_code, 0) << train_->err;
+  auto missing = zoo("export runs/none");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err, "runs/none: no checkpoint 'best' (use latest, best or step_N; is this a run directory?)\n");
+  // A TorchScript file from another tool has none of the files zoo bundles.
+  auto made = run_shell(std::string(ZOO_PYTHON) + " -c \"import torch; torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), 'other.pt')\"",
+                        dir_->path());
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto other = zoo("generate --torchscript other.pt");
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_EQ(other.err, "other.pt: a TorchScript archive without zoo/manifest.json, so not one zoo export wrote; it needs the "
+                       "tokenizer and recipe zoo export bundles\n");
+  auto both = zoo("generate runs/tiny --torchscript other.pt");
+  EXPECT_EQ(both.exit_code, 2);
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+#include "export/archive_decoder.h"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "export/torchscript.h"
+
+namespace zoo::exporting {
+namespace {
+
+class ArchiveDecoder : public generation::Decoder {
+ public:
+  ArchiveDecoder(torch::jit::Module& module, int64_t context, torch::Device device)
+      : module_(module), context_(context), device_(device) {}
+
+  torch::Tensor start(const torch::Tensor& ids, const torch::Tensor& mask) override {
+    ids_ = ids.to(device_);
+    mask_ = mask.to(device_, torch::kLong);
+    return run();
+  }
+  torch::Tensor step(const torch::Tensor& ids) override {
+    ids_ = torch::cat({ids_, ids.to(device_).view({-1, 1})}, 1);
+    mask_ = torch::cat({mask_, torch::ones({mask_.size(0), 1}, mask_.options())}, 1);
+    return run();
+  }
+  void reorder(const torch::Tensor& index) override {
+    ids_ = ids_.index_select(0, index.to(device_));
+    mask_ = mask_.index_select(0, index.to(device_));
+  }
+  int64_t room() const override { return context_ - ids_.size(1); }
+  int64_t context_length() const override { return context_; }
+  torch::Device device() const override { return device_; }
+
+ private:
+  torch::Tensor run() {
+    // Without padding the unmasked forward is the same computation, minus the mask.
+    auto logits = mask_.all().item<bool>() ? module_.forward({ids_}) : module_.forward({ids_, mask_});
+    return logits.toTensor().select(1, -1).to(torch::kFloat32);  // (B, V)
+  }
+
+  torch::jit::Module& module_;
+  int64_t context_;
+  torch::Device device_;
+  torch::Tensor ids_, mask_;
+};
+
+}  // namespace
+
+LoadedArchive load_exported(const std::string& path, const torch::Device& device) {
+  namespace fs = std::filesystem;
+  if (!fs::is_regular_file(path)) throw UserError(path + ": no such file (write one with zoo export RUN_DIR)");
+  ExtraFiles extra;
+  LoadedArchive archive;
+  archive.module = load_archive(path, {kArchiveManifest, kArchiveRecipe}, extra, device);
+  for (const char* name : {kArchiveManifest, kArchiveRecipe})
+    if (!extra.count(name))
+      throw UserError(path + ": a TorchScript archive without " + name +
+                      ", so not one zoo export wrote; it needs the tokenizer and recipe zoo export bundles");
+  auto manifest = nlohmann::json::parse(extra.at(kArchiveManifest));
+  archive.context_length = manifest.value("context_length", int64_t{0});
+
+  // The tokenizer travels as files; it is rebuilt from a temporary directory.
+  std::vector<std::string> tokenizer_files;
+  for (const auto& name : manifest.at("tokenizer_files")) tokenizer_files.push_back(kArchiveTokenizerDir + name.get<std::string>());
+  ExtraFiles tokenizer_extra;
+  load_archive(path, tokenizer_files, tokenizer_extra, device);
+  const fs::path dir = fs::temp_directory_path() / ("zoo-archive-tokenizer-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const auto& [name, content] : tokenizer_extra) write_file_atomic((dir / name.substr(std::string(kArchiveTokenizerDir).size())).string(), content);
+  try {
+    archive.tokenizer = tokenizers::load_tokenizer(dir.string());
+  } catch (...) {
+    fs::remove_all(dir);
+    throw;
+  }
+  fs::remove_all(dir);
+
+  auto doc = RecipeDocument::load_string(extra.at(kArchiveRecipe), path + ":" + kArchiveRecipe);
+  const YAML::Node root = doc.root();
+  Reader reader(doc, root["generation"], "generation");
+  archive.generation.visit(reader);
+  archive.seed = root["seed"] ? root["seed"].as<int64_t>() : 0;
+  return archive;
+}
+
+std::unique_ptr<generation::Decoder> archive_decoder(torch::jit::Module& module, int64_t context_length,
+                                                     const torch::Device& device) {
+  return std::make_unique<ArchiveDecoder>(module, context_length, device);
+}
+
+}  // namespace zoo::exporting

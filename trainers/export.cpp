@@ -1,0 +1,51 @@
+// `zoo export` and `export: {torchscript: true}`: a run's model traced to TorchScript, with the
+// tokenizer, resolved recipe and a manifest inside the archive so one file is enough.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "trainers/loop.h"
+
+namespace zoo::trainers {
+
+std::string export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
+                               const std::string& out, const std::string& dtype) {
+  namespace fs = std::filesystem;
+  auto methods = objective.export_methods();
+  if (methods.empty())
+    throw UserError(fmt::format("export: the {} trainer's model ({}) has no TorchScript export yet", recipe.trainer.type,
+                                recipe.model.type));
+  if (dtype == "bfloat16") objective.model().to(torch::kBFloat16);  // the archive shares these tensors
+  auto module = exporting::trace_module(objective.model(), recipe.model.type, methods, objective.export_source());
+
+  exporting::ExtraFiles extra;
+  nlohmann::json tokenizer_files = nlohmann::json::array();
+  for (const auto& entry : fs::directory_iterator(fs::path(checkpoint_dir) / "tokenizer")) {
+    const std::string name = entry.path().filename().string();
+    extra[std::string(exporting::kArchiveTokenizerDir) + name] = read_file(entry.path().string());
+    tokenizer_files.push_back(name);
+  }
+  extra[exporting::kArchiveRecipe] = resolved_yaml(recipe);
+  auto decoder = objective.decoder();
+  int64_t parameters = 0;
+  for (const auto& p : objective.model().parameters()) parameters += p.numel();
+  extra[exporting::kArchiveManifest] = nlohmann::json{{"format", 1},
+                                           {"trainer", recipe.trainer.type},
+                                           {"model", recipe.model.type},
+                                           {"dtype", dtype},
+                                           {"parameters", parameters},
+                                           {"context_length", decoder ? decoder->context_length() : 0},
+                                           {"tokenizer_files", tokenizer_files},
+                                           {"methods", {"forward(input_ids, attention_mask=None) -> logits"}}}
+                                .dump(2);
+  exporting::save_archive(module, extra, out);
+  spdlog::info("exported {}: {} parameters ({}), {:.1f} MB", out, parameters, dtype,
+               static_cast<double>(fs::file_size(out)) / 1e6);
+  return out;
+}
+
+}  // namespace zoo::trainers
