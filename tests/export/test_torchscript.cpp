@@ -105,10 +105,10 @@ TEST(TorchScriptExport, ArchiveKeepsExtraFilesAndPythonRunsIt) {
   std::vector<torch::Tensor> cases;
   for (int64_t batch : {1, 3, 7})
     for (int64_t length : {int64_t{1}, int64_t{17}, kContext}) {
-    auto ids = torch::randint(kVocab, {batch, length}, torch::TensorOptions().dtype(torch::kLong));
-    cases.push_back(ids);
-    cases.push_back(model->forward(ids));
-    EXPECT_LE(max_abs_diff(loaded.forward({ids}).toTensor(), cases.back()), 1e-5);
+      auto ids = torch::randint(kVocab, {batch, length}, torch::TensorOptions().dtype(torch::kLong));
+      cases.push_back(ids);
+      cases.push_back(model->forward(ids));
+      EXPECT_LE(max_abs_diff(loaded.forward({ids}).toTensor(), cases.back()), 1e-5);
     }
   auto bytes = torch::pickle_save(c10::List<torch::Tensor>(cases));
   std::ofstream((dir / "cases.pt").string(), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
