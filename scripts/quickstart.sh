@@ -7,3 +7,5 @@ bash scripts/setup.sh
 bash scripts/fetch_data.sh brown
 ./build/zoo train recipes/quickstart.yaml --overwrite "$@"
 ./build/zoo generate runs/quickstart --checkpoint best --prompt "The jury said" --max-new-tokens 300
+./build/zoo export runs/quickstart
+./build/zoo generate --torchscript runs/quickstart/export/model.pt --prompt "The jury said" --max-new-tokens 100
