@@ -32,6 +32,7 @@ torch::jit::Module trace_module(torch::nn::Module& module, const std::string& cl
 inline constexpr const char* kArchiveManifest = "zoo/manifest.json";
 inline constexpr const char* kArchiveRecipe = "zoo/recipe.yaml";
 inline constexpr const char* kArchiveTokenizerDir = "zoo/tokenizer/";
+inline constexpr const char* kArchiveVocab = "zoo/vocab.txt";  // piece of id i on line i, \n and \\ escaped
 
 // Extra files of an archive, by name ("zoo/manifest.json", "zoo/tokenizer/tokenizer.json", ...).
 using ExtraFiles = std::map<std::string, std::string>;

@@ -30,6 +30,14 @@ std::string export_torchscript(Objective& objective, const Recipe& recipe, const
     tokenizer_files.push_back(name);
   }
   extra[exporting::kArchiveRecipe] = resolved_yaml(recipe);
+  // Every piece, escaped, one per line: a reader with only libtorch (examples/) needs no JSON.
+  auto tokenizer = tokenizers::load_tokenizer((fs::path(checkpoint_dir) / "tokenizer").string());
+  std::string vocab;
+  for (int64_t id = 0; id < tokenizer->vocab_size(); ++id) {
+    for (char c : tokenizer->id_to_piece(id)) vocab += c == '\n' ? "\\n" : c == '\\' ? "\\\\" : std::string(1, c);
+    vocab += '\n';
+  }
+  extra[exporting::kArchiveVocab] = vocab;
   auto decoder = objective.decoder();
   int64_t parameters = 0;
   for (const auto& p : objective.model().parameters()) parameters += p.numel();

@@ -171,6 +171,10 @@ TEST_F(GenerateEval, TheArchiveAloneGeneratesWhatTheRunDoes) {
                           dir_->path());
   ASSERT_EQ(python.exit_code, 0) << python.err;
   EXPECT_EQ(python.out, from_run.out);
+  // examples/run_torchscript.cpp, with only libtorch.
+  auto cpp = run_shell(std::string(ZOO_RUN_TORCHSCRIPT) + " tiny.pt 'the c' 50", dir_->path());
+  ASSERT_EQ(cpp.exit_code, 0) << cpp.err;
+  EXPECT_EQ(cpp.out, from_run.out);
 }
 
 TEST_F(GenerateEval, ArchiveMistakesAreOneLine) {
