@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 
@@ -192,6 +193,16 @@ TEST_F(GenerateEval, ArchiveMistakesAreOneLine) {
                        "tokenizer and recipe zoo export bundles\n");
   auto both = zoo("generate runs/tiny --torchscript other.pt");
   EXPECT_EQ(both.exit_code, 2);
+
+  // A corrupt checkpoint: one line naming the file, nothing written.
+  fs::create_directories(dir_->path() / "broken/checkpoints");
+  fs::copy(dir_->path() / "runs/tiny/best", dir_->path() / "broken/best", fs::copy_options::recursive);
+  std::ofstream(dir_->path() / "broken/best/model.pt", std::ios::trunc) << "not a checkpoint";
+  auto corrupt = zoo("export broken --out broken.pt");
+  EXPECT_EQ(corrupt.exit_code, 2);
+  EXPECT_EQ(corrupt.err.rfind("broken/best/model.pt: cannot load model weights", 0), 0u) << corrupt.err;
+  EXPECT_EQ(std::count(corrupt.err.begin(), corrupt.err.end(), '\n'), 1);
+  EXPECT_FALSE(fs::exists(dir_->path() / "broken.pt"));
 }
 
 }  // namespace
