@@ -262,12 +262,10 @@ int run(int argc, char** argv) {
     configure_threads(0);
     auto run = trainers::load_run(export_run_dir, export_checkpoint, "cpu");
     const std::string out = export_out.empty() ? (std::filesystem::path(export_run_dir) / "export/model.pt").string() : export_out;
-    trainers::export_torchscript(*run.objective, run.recipe, run.checkpoint_dir, out, export_dtype);
-    const auto bytes = static_cast<double>(std::filesystem::file_size(out));
-    double parameters = 0;
-    for (const auto& p : run.objective->model().parameters()) parameters += static_cast<double>(p.numel());
-    fmt::print("{}: {} parameters, {} bytes ({:.3f} bytes per parameter)\n", out, format_count(parameters),
-               static_cast<int64_t>(bytes), bytes / parameters);
+    auto summary = trainers::export_torchscript(*run.objective, run.recipe, run.checkpoint_dir, out, export_dtype);
+    const auto parameters = static_cast<double>(summary.parameters);
+    fmt::print("{}: {} parameters, {} bytes ({:.3f} bytes per parameter)\n", summary.path, format_count(parameters),
+               summary.bytes, static_cast<double>(summary.bytes) / parameters);
     return 0;
   }
   if (*evaluate) {

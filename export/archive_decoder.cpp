@@ -22,6 +22,7 @@ class ArchiveDecoder : public generation::Decoder {
   torch::Tensor start(const torch::Tensor& ids, const torch::Tensor& mask) override {
     ids_ = ids.to(device_);
     mask_ = mask.to(device_, torch::kLong);
+    padded_ = !mask.all().item<bool>();  // steps only append real tokens, so this holds until the next start
     return run();
   }
   torch::Tensor step(const torch::Tensor& ids) override {
@@ -40,7 +41,7 @@ class ArchiveDecoder : public generation::Decoder {
  private:
   torch::Tensor run() {
     // Without padding the unmasked forward is the same computation, minus the mask.
-    auto logits = mask_.all().item<bool>() ? module_.forward({ids_}) : module_.forward({ids_, mask_});
+    auto logits = padded_ ? module_.forward({ids_, mask_}) : module_.forward({ids_});
     return logits.toTensor().select(1, -1).to(torch::kFloat32);  // (B, V)
   }
 
@@ -48,6 +49,7 @@ class ArchiveDecoder : public generation::Decoder {
   int64_t context_;
   torch::Device device_;
   torch::Tensor ids_, mask_;
+  bool padded_ = false;
 };
 
 }  // namespace

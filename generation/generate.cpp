@@ -201,18 +201,22 @@ std::vector<Sequence> beam_search(Decoder& decoder, const Request& request, cons
       if (uses_history(options)) histories.push_back(beam.history);
       sums.push_back(beam.sum);
     }
-    auto scores = apply_penalties(host, histories, options).log_softmax(1) +
-                  torch::tensor(sums, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);  // (W, V)
+    // Sums in double, so that long beams rank as exactly as their scores are reported.
+    auto scores = apply_penalties(host, histories, options).log_softmax(1).to(torch::kFloat64) +
+                  torch::tensor(sums, torch::kFloat64).unsqueeze(1);  // (W, V)
     const int64_t candidates = std::min<int64_t>(2 * static_cast<int64_t>(beams.size()), scores.numel());
     auto [top_scores, top_index] = scores.view({-1}).topk(candidates);
+    auto top_score = top_scores.accessor<double, 1>();
+    auto top_flat_index = top_index.accessor<int64_t, 1>();
+    auto log_prob_of = model_log_probs.accessor<float, 2>();
 
     std::vector<Beam> next;
     std::vector<int64_t> parents, tokens;
     for (int64_t rank = 0; rank < candidates && next.size() < width; ++rank) {
-      const double sum = top_scores[rank].item<double>();
+      const double sum = top_score[rank];
       if (sum == kNegativeInfinity) break;
-      const int64_t parent = top_index[rank].item<int64_t>() / vocab;
-      const int64_t token = top_index[rank].item<int64_t>() % vocab;
+      const int64_t parent = top_flat_index[rank] / vocab;
+      const int64_t token = top_flat_index[rank] % vocab;
       const Beam& from = beams[static_cast<size_t>(parent)];
       // A stop among the best `width` candidates finishes a hypothesis; lower-ranked ones would
       // not have survived as beams either.
@@ -228,7 +232,7 @@ std::vector<Sequence> beam_search(Decoder& decoder, const Request& request, cons
       Beam beam{from.history, from.sequence, sum};
       beam.history.push_back(token);
       beam.sequence.ids.push_back(token);
-      beam.sequence.log_prob += model_log_probs[parent][token].item<double>();
+      beam.sequence.log_prob += log_prob_of[parent][token];
       if (decode_and_find_stop(request, beam.sequence)) {
         if (ranks) {
           beam.sequence.finish_reason = "stop_string";

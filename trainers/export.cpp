@@ -12,7 +12,7 @@
 
 namespace zoo::trainers {
 
-std::string export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
+ExportSummary export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
                                const std::string& out, const std::string& dtype) {
   namespace fs = std::filesystem;
   auto methods = objective.export_methods();
@@ -51,9 +51,9 @@ std::string export_torchscript(Objective& objective, const Recipe& recipe, const
                                            {"methods", {"forward(input_ids, attention_mask=None) -> logits"}}}
                                 .dump(2);
   exporting::save_archive(module, extra, out);
-  spdlog::info("exported {}: {} parameters ({}), {:.1f} MB", out, parameters, dtype,
-               static_cast<double>(fs::file_size(out)) / 1e6);
-  return out;
+  ExportSummary summary{out, parameters, static_cast<int64_t>(fs::file_size(out))};
+  spdlog::info("exported {}: {} parameters ({}), {:.1f} MB", out, parameters, dtype, static_cast<double>(summary.bytes) / 1e6);
+  return summary;
 }
 
 }  // namespace zoo::trainers

@@ -97,7 +97,12 @@ class LMObjective : public Objective {
         values["distinct_1"] = eval::distinct_n(words, 1);
         values["distinct_2"] = eval::distinct_n(words, 2);
       }
-      if (wants("self_bleu")) values["self_bleu"] = eval::self_bleu(texts);
+      if (wants("self_bleu")) {
+        if (texts.size() < 2)
+          throw UserError("metric self_bleu compares several generated texts, and the recipe's generation gives one "
+                          "(greedy, or beam with num_beams 1); use strategy sample (e.g. generation.preset=balanced)");
+        values["self_bleu"] = eval::self_bleu(texts);
+      }
       values["samples"] = texts.size();
     }
     return values;
@@ -157,7 +162,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     const int64_t context = model_->context_length();
     const int64_t n = tokens.size();
     constexpr int64_t kWindowsPerBatch = 16;
-    double nll = 0;
+    auto nll = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));  // read once, at the end
     std::vector<int64_t> starts;
     auto flush = [&](int64_t length) {
       if (starts.empty()) return;
@@ -167,9 +172,8 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
       auto logits = model_->forward(window.narrow(1, 0, length - 1));  // (B, L-1, V)
       auto target = window.narrow(1, 1, length - 1);
       nll += torch::nn::functional::cross_entropy(
-                 logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), target.reshape({-1}),
-                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                 .item<double>();
+          logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), target.reshape({-1}),
+          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
       starts.clear();
     };
     int64_t start = 0;
@@ -183,7 +187,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
       flush(n - start);
     }
     model_->train();
-    return {nll, n - 1, units};
+    return {nll.item<double>(), n - 1, units};
   }
 
   std::vector<std::string> sample_texts(const EvalRequest& request) {

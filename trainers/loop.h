@@ -134,8 +134,13 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
 
 // Writes the objective's model, the tokenizer saved in `checkpoint_dir` and the resolved
 // recipe as one TorchScript archive at `out`, parameters in `dtype` (float32 or bfloat16; the
-// model is converted in place). Returns `out`.
-std::string export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
+// model is converted in place).
+struct ExportSummary {
+  std::string path;
+  int64_t parameters = 0;
+  int64_t bytes = 0;
+};
+ExportSummary export_torchscript(Objective& objective, const Recipe& recipe, const std::string& checkpoint_dir,
                                const std::string& out, const std::string& dtype);
 
 // Parameters and the memory training them costs, for `zoo validate`.

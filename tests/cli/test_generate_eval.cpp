@@ -50,6 +50,12 @@ class GenerateEval : public ::testing::Test {
   static zoo::testing::ProcessResult zoo(const std::string& args) {
     return run_shell(std::string(ZOO_BINARY) + " " + args, dir_->path());
   }
+  // `zoo ARGS` fails with exactly this one line and exit code 2.
+  static void expect_one_line_error(const std::string& args, const std::string& line) {
+    auto result = zoo(args);
+    EXPECT_EQ(result.exit_code, 2) << args;
+    EXPECT_EQ(result.err, line + "\n") << args;
+  }
   // The sequences of a --json generation.
   static nlohmann::json sequences(const std::string& flags) {
     auto result = zoo("generate runs/tiny --json " + flags);
@@ -110,17 +116,14 @@ TEST_F(GenerateEval, StopStringsEndTheText) {
 
 TEST_F(GenerateEval, FlagMistakesAreOneLine) {
   ASSERT_EQ(train_->exit_code, 0) << train_->err;
-  auto stream_beam = zoo("generate runs/tiny --beam 2 --stream");
-  EXPECT_EQ(stream_beam.exit_code, 2);
-  EXPECT_EQ(stream_beam.err, "zoo generate: --stream prints one sequence as it is generated; it cannot be combined with "
-                             "beam search, --num-return above 1 or --prompt-file\n");
-  auto too_many = zoo("generate runs/tiny --beam 2 --num-return 3");
-  EXPECT_EQ(too_many.exit_code, 2);
-  EXPECT_EQ(too_many.err, "zoo generate: beam search keeps 2 hypotheses and cannot return 3 (raise num_beams) (from the "
-                          "flags and the recipe's generation.num_return_sequences)\n");
-  auto metric = zoo("eval runs/tiny --metrics bleu");
-  EXPECT_EQ(metric.exit_code, 2);
-  EXPECT_EQ(metric.err, "zoo eval --metrics: no metric 'bleu' for this trainer; it has: perplexity, distinct, self_bleu\n");
+  expect_one_line_error("generate runs/tiny --beam 2 --stream",
+                        "zoo generate: --stream prints one sequence as it is generated; it cannot be combined with "
+                        "beam search, --num-return above 1 or --prompt-file");
+  expect_one_line_error("generate runs/tiny --beam 2 --num-return 3",
+                        "zoo generate: beam search keeps 2 hypotheses and cannot return 3 (raise num_beams) (from the "
+                        "flags and the recipe's generation.num_return_sequences)");
+  expect_one_line_error("eval runs/tiny --metrics bleu",
+                        "zoo eval --metrics: no metric 'bleu' for this trainer; it has: perplexity, distinct, self_bleu");
 }
 
 TEST_F(GenerateEval, EvalMatchesTheMetricsLoggedDuringTraining) {
@@ -180,17 +183,15 @@ TEST_F(GenerateEval, TheArchiveAloneGeneratesWhatTheRunDoes) {
 
 TEST_F(GenerateEval, ArchiveMistakesAreOneLine) {
   ASSERT_EQ(train_->exit_code, 0) << train_->err;
-  auto missing = zoo("export runs/none");
-  EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_EQ(missing.err, "runs/none: no checkpoint 'best' (use latest, best or step_N; is this a run directory?)\n");
+  expect_one_line_error("export runs/none",
+                        "runs/none: no checkpoint 'best' (use latest, best or step_N; is this a run directory?)");
   // A TorchScript file from another tool has none of the files zoo bundles.
   auto made = run_shell(std::string(ZOO_PYTHON) + " -c \"import torch; torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), 'other.pt')\"",
                         dir_->path());
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  auto other = zoo("generate --torchscript other.pt");
-  EXPECT_EQ(other.exit_code, 2);
-  EXPECT_EQ(other.err, "other.pt: a TorchScript archive without zoo/manifest.json, so not one zoo export wrote; it needs the "
-                       "tokenizer and recipe zoo export bundles\n");
+  expect_one_line_error("generate --torchscript other.pt",
+                        "other.pt: a TorchScript archive without zoo/manifest.json, so not one zoo export wrote; it "
+                        "needs the tokenizer and recipe zoo export bundles");
   auto both = zoo("generate runs/tiny --torchscript other.pt");
   EXPECT_EQ(both.exit_code, 2);
 
