@@ -1,6 +1,7 @@
 // The model registry: recipe `model: {type: NAME}` -> LanguageModel.
 #include <functional>
 
+#include "models/bert.h"
 #include "models/gpt.h"
 #include "models/model.h"
 
@@ -12,6 +13,7 @@ Factory<LanguageModel, const ModelContext&>& language_models() {
 }
 
 void register_models() {
+  register_encoder_models();
   language_models().add<GPTOptions>(
       "gpt", "decoder-only transformer language model (GPT-2; Llama-style options)",
       std::function<LanguageModel(const GPTOptions&, const ModelContext&)>(
