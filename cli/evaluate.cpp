@@ -15,6 +15,9 @@ CLI::App* EvalCommand::add_to(CLI::App& app) {
   command->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
   command->add_option("--checkpoint", checkpoint, "best, latest or step_N")->capture_default_str();
   command->add_option("--data", data_file, "evaluate on this file (the format of the recipe's data) instead");
+  command->add_option("--split", split, "the recipe's split to evaluate: valid, or test (data.test)")
+      ->check(CLI::IsMember({"valid", "test"}))
+      ->capture_default_str();
   command->add_option("--metrics", metrics, "metrics to compute (default: all the trainer has), e.g. perplexity distinct")
       ->delimiter(',');
   command->add_option("--samples", samples, "sequences generated for the diversity metrics")
@@ -35,6 +38,7 @@ void EvalCommand::run() const {
   trainers::EvalRequest request;
   request.metrics = metrics.empty() ? loaded.objective->default_metrics() : metrics;
   request.data_file = data_file;
+  request.split = split;
   request.generation = loaded.recipe.generation;
   request.seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
   request.samples = samples;

@@ -10,7 +10,7 @@
 namespace zoo::cli {
 
 struct EvalCommand {
-  std::string run_dir, checkpoint = "best", device, data_file;
+  std::string run_dir, checkpoint = "best", device, data_file, split = "valid";
   std::vector<std::string> metrics;
   std::optional<int64_t> seed;
   int64_t samples = 16;

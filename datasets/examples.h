@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json_fwd.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -33,6 +34,7 @@ class ExampleOptionsBase : public DataOptionsBase {
   std::string valid;
   std::string test;
   double valid_fraction = 0.1;
+  int64_t train_examples = 0;
   int64_t max_length = 0;
   std::string truncation = "right";
   std::string on_invalid_utf8 = "error";
@@ -46,6 +48,9 @@ class ExampleOptionsBase : public DataOptionsBase {
     v("test", test, "test examples, same format (optional)", existing_file());
     v("valid_fraction", valid_fraction, "share of the train examples held out when valid is empty",
       Check().above(0).at_most(0.5));
+    v("train_examples", train_examples,
+      "train on a random sample of this many train examples (drawn from the seed; for learning curves); 0 = all",
+      non_negative());
     v("max_length", max_length, "most tokens the model sees of one example; 0 = the model's context",
       non_negative());
     v("truncation", truncation, "longer examples: cut the right end, the left end, or error",
@@ -272,6 +277,15 @@ class ExampleDataset : public Dataset {
     if (!options.test.empty()) {
       test_ = read(options.test, "test");
       require_examples(test_.size(), options.test);
+    }
+    if (options.train_examples > 0 && options.train_examples < train_size()) {
+      // The first N of a seeded permutation, kept in file order: a larger N holds a smaller one.
+      auto order = EpochOrder::permutation(train_size(), seed_, /*epoch=*/-1);
+      order.resize(static_cast<size_t>(options.train_examples));
+      std::sort(order.begin(), order.end());
+      std::vector<Example> sample;
+      for (int64_t i : order) sample.push_back(std::move(train_[static_cast<size_t>(i)]));
+      train_ = std::move(sample);
     }
     order_ = EpochOrder(train_size(), seed_);
   }

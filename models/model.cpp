@@ -19,14 +19,16 @@ bool decays(const std::string& name, const torch::Tensor& p) {
   return p.dim() >= 2 && !embedding;
 }
 
-// Trainable parameters whose decay() is `decay`, each tensor once, in registration order. A
-// tensor registered under several names (tied weights) decays only if every name says so.
-std::vector<torch::Tensor> select(const torch::nn::Module& module, bool decay) {
+}  // namespace
+
+// A tensor registered under several names (tied weights) decays only if every name says so.
+std::vector<torch::Tensor> select_parameters(const torch::nn::Module& module, bool decay,
+                                             const std::function<bool(const std::string&)>& include) {
   std::vector<torch::Tensor> order;
   std::unordered_map<const void*, bool> decays_by_tensor;
   for (const auto& item : module.named_parameters()) {
     const auto& p = item.value();
-    if (!p.requires_grad()) continue;
+    if (!p.requires_grad() || (include && !include(item.key()))) continue;
     auto [it, first] = decays_by_tensor.emplace(p.unsafeGetTensorImpl(), true);
     if (first) order.push_back(p);
     it->second = it->second && decays(item.key(), p);
@@ -37,11 +39,9 @@ std::vector<torch::Tensor> select(const torch::nn::Module& module, bool decay) {
   return out;
 }
 
-}  // namespace
+std::vector<torch::Tensor> LanguageModelImpl::decay_parameters() const { return select_parameters(*this, true); }
 
-std::vector<torch::Tensor> LanguageModelImpl::decay_parameters() const { return select(*this, true); }
-
-std::vector<torch::Tensor> LanguageModelImpl::no_decay_parameters() const { return select(*this, false); }
+std::vector<torch::Tensor> LanguageModelImpl::no_decay_parameters() const { return select_parameters(*this, false); }
 
 int64_t LanguageModelImpl::num_parameters() const {
   std::unordered_set<const void*> seen;

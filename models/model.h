@@ -4,7 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/registry.h"
@@ -40,6 +42,12 @@ class LanguageModelImpl : public torch::nn::Module {
 };
 
 using LanguageModel = std::shared_ptr<LanguageModelImpl>;
+
+// The trainable parameters of `module` that decay (decay true) or not, each tensor once, in
+// registration order, keeping only names `include` accepts (none given: all). The rule is the
+// one LanguageModelImpl::decay_parameters documents.
+std::vector<torch::Tensor> select_parameters(const torch::nn::Module& module, bool decay,
+                                             const std::function<bool(const std::string&)>& include = {});
 
 // What a model needs from the rest of the recipe when it is built.
 struct ModelContext {

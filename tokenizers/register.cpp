@@ -1,6 +1,8 @@
 // Registers every tokenizer type with the factory (called from register_all()).
+#include <filesystem>
 #include <functional>
 
+#include "core/checkpoint.h"
 #include "core/error.h"
 #include "tokenizers/char.h"
 #include "tokenizers/sentencepiece.h"
@@ -19,9 +21,38 @@ void require_training_text(const std::string& type, const std::string& training_
                     "names none; set it to data.train or a text file");
 }
 
+// `tokenizer: {type: saved, path: ...}`: the tokenizer of another run, for fine-tuning from it.
+struct SavedOptions : Options<SavedOptions>, TokenizerOptionsBase {
+  std::string path;
+
+  template <class V>
+  void visit(V& v) {
+    v("path", path, "a run directory (its best checkpoint's tokenizer, else the latest's) or a saved tokenizer's "
+      "directory", required());
+  }
+};
+
+// The tokenizer directory `path` names: itself, or a run's best (else latest) checkpoint's.
+std::string saved_tokenizer_dir(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(fs::path(path) / kTokenizerFile)) return path;
+  if (!fs::is_directory(path))
+    throw UserError("tokenizer.path: '" + path + "' is not a directory; name a run (runs/NAME) or a tokenizer directory");
+  auto checkpoint = find_checkpoint(path, "best");
+  if (!checkpoint) checkpoint = find_checkpoint(path, "latest");
+  if (!checkpoint)
+    throw UserError("tokenizer.path: " + path + " holds neither a tokenizer.json nor a run's checkpoints");
+  return (fs::path(*checkpoint) / "tokenizer").string();
+}
+
 }  // namespace
 
 void register_tokenizers() {
+  tokenizers().add<SavedOptions>(
+      "saved", "a tokenizer saved by another run (fine-tuning keeps the pretrained vocabulary)",
+      Builder<SavedOptions>([](const SavedOptions& options, const std::string&) -> std::shared_ptr<Tokenizer> {
+        return load_tokenizer(saved_tokenizer_dir(options.path));
+      }));
   tokenizers().add<CharOptions>(
       "char", "one token per Unicode character of the training text (id 0: unknown)",
       Builder<CharOptions>([](const CharOptions& options, const std::string& training_text_file) -> std::shared_ptr<Tokenizer> {

@@ -41,15 +41,16 @@ ExportSummary export_torchscript(Objective& objective, const Recipe& recipe, con
   auto decoder = objective.decoder();
   int64_t parameters = 0;
   for (const auto& p : objective.model().parameters()) parameters += p.numel();
-  extra[exporting::kArchiveManifest] = nlohmann::json{{"format", 1},
-                                           {"trainer", recipe.trainer.type},
-                                           {"model", recipe.model.type},
-                                           {"dtype", dtype},
-                                           {"parameters", parameters},
-                                           {"context_length", decoder ? decoder->context_length() : 0},
-                                           {"tokenizer_files", tokenizer_files},
-                                           {"methods", {"forward(input_ids, attention_mask=None) -> logits"}}}
-                                .dump(2);
+  nlohmann::json manifest{{"format", 1},
+                          {"trainer", recipe.trainer.type},
+                          {"model", recipe.model.type},
+                          {"dtype", dtype},
+                          {"parameters", parameters},
+                          {"context_length", decoder ? decoder->context_length() : 0},
+                          {"tokenizer_files", tokenizer_files},
+                          {"methods", {"forward(input_ids, attention_mask=None) -> logits"}}};
+  manifest.update(objective.export_manifest());
+  extra[exporting::kArchiveManifest] = manifest.dump(2);
   exporting::save_archive(module, extra, out);
   ExportSummary summary{out, parameters, static_cast<int64_t>(fs::file_size(out))};
   spdlog::info("exported {}: {} parameters ({}), {:.1f} MB", out, parameters, dtype, static_cast<double>(summary.bytes) / 1e6);

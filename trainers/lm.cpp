@@ -80,6 +80,8 @@ class LMObjective : public Objective {
     auto wants = [&](const char* name) {
       return std::find(request.metrics.begin(), request.metrics.end(), name) != request.metrics.end();
     };
+    if (request.split == "test")
+      throw UserError("zoo eval --split test: data type text has no test split; evaluate a file with --data FILE");
     if (wants("perplexity")) {
       auto perplexity = validation_perplexity(request.data_file);
       values["loss"] = perplexity.nll / static_cast<double>(perplexity.tokens);
@@ -216,8 +218,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
 
 }  // namespace
 
-void register_trainers() {
-  register_optimizers();
+void register_lm_trainer() {
   objectives().add<LMTrainerOptions>(
       "lm", "causal language modelling: next-token cross-entropy",
       std::function<std::unique_ptr<Objective>(const LMTrainerOptions&, const ObjectiveContext&)>(

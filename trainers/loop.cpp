@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -50,7 +52,8 @@ int64_t count_parameters(torch::nn::Module& model) {
 // Everything the loop restores on resume besides model and optimizer tensors.
 struct LoopState {
   int64_t step = 0;
-  double best_valid_loss = std::numeric_limits<double>::infinity();
+  double best = std::numeric_limits<double>::quiet_NaN();  // of trainer.best_metric; NaN before any validation
+  int64_t evals_since_best = 0;                            // for trainer.patience
 };
 
 void save_checkpoint(const std::string& run_dir, const LoopState& state, Objective& objective,
@@ -67,7 +70,9 @@ void save_checkpoint(const std::string& run_dir, const LoopState& state, Objecti
   fs::create_directories(writer.path("tokenizer"));
   tokenizer.save(writer.path("tokenizer"));
   write_file_atomic(writer.path("data_state.bin"), objective.data_state());
-  nlohmann::json json{{"step", state.step}, {"best_valid_loss", state.best_valid_loss}};
+  for (const auto& [name, contents] : objective.checkpoint_files()) write_file_atomic(writer.path(name), contents);
+  nlohmann::json json{{"step", state.step}, {"best", state.best}, {"evals_since_best", state.evals_since_best}};
+  if (std::isnan(state.best)) json["best"] = nullptr;
   write_file_atomic(writer.path("state.json"), json.dump(2));
   write_file_atomic(writer.path("recipe.yaml"), recipe_yaml);
   std::string dir = writer.commit();
@@ -106,8 +111,24 @@ LoopState load_checkpoint(const std::string& checkpoint_dir, Objective& objectiv
   auto json = nlohmann::json::parse(read_file((dir / "state.json").string()));
   LoopState state;
   state.step = json.at("step").get<int64_t>();
-  if (json.at("best_valid_loss").is_number()) state.best_valid_loss = json.at("best_valid_loss").get<double>();
+  // Checkpoints before trainer.best_metric kept the best validation loss only.
+  const char* best_key = json.contains("best") ? "best" : "best_valid_loss";
+  if (json.contains(best_key) && json.at(best_key).is_number()) state.best = json.at(best_key).get<double>();
+  state.evals_since_best = json.value("evals_since_best", int64_t{0});
   return state;
+}
+
+// trainer.eval_metrics and trainer.best_metric name what the objective reports.
+void check_metrics(const Objective& objective, const Recipe& recipe, const RecipeDocument& document) {
+  const LoopOptions& loop = loop_options(recipe);
+  if (auto problem = unknown_metric(objective, loop.eval_metrics); !problem.empty())
+    document.fail("trainer.eval_metrics", problem);
+  if (loop.best_metric != "loss" && !objective.reports_metric(loop.best_metric)) {
+    std::string known;
+    for (const auto& name : objective.metric_names()) known += ", " + name;
+    document.fail("trainer.best_metric", "the " + recipe.trainer.type + " trainer reports no metric '" +
+                                             loop.best_metric + "'; use loss" + known);
+  }
 }
 
 }  // namespace
@@ -145,10 +166,10 @@ std::string train(const TrainRequest& request) {
                                : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
-  if (auto problem = unknown_metric(*objective, loop.eval_metrics); !problem.empty())
-    loaded.document.fail("trainer.eval_metrics", problem);
+  check_metrics(*objective, recipe, loaded.document);
   auto groups = objective->parameter_groups();
-  auto [optimizer, base_lr] = optimizers().build(loop.optimizer, groups);
+  BuiltOptimizer built = optimizers().build(loop.optimizer, groups);
+  auto& optimizer = built.optimizer;
   Schedule schedule = schedules().build(loop.scheduler);
 
   LoopState state;
@@ -194,9 +215,45 @@ std::string train(const TrainRequest& request) {
     metrics.write("checkpoint", {{"step", state.step}});
   };
 
-  while (state.step < loop.max_steps && !stop_requested) {
-    const double lr = schedule(state.step, loop.max_steps, base_lr);
-    set_learning_rate(*optimizer, lr);
+  // Validation: the loss, the eval_metrics, and whether best_metric improved.
+  const bool minimise = lower_is_better(loop.best_metric);
+  std::vector<std::string> eval_metrics = loop.eval_metrics;
+  if (loop.best_metric != "loss" && eval_metrics.empty()) eval_metrics = objective->default_metrics();
+  auto validate = [&]() -> bool {
+    const double valid_loss = objective->evaluate(loop.eval_batches, loop.batch_size);
+    progress.break_line();
+    metrics.write("eval", {{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}});
+    double value = valid_loss;
+    if (!eval_metrics.empty()) {
+      auto values = objective->evaluate_metrics({eval_metrics, "", recipe.generation, static_cast<uint64_t>(recipe.seed)});
+      spdlog::info("step {}: {}", state.step, format_metrics(values));
+      if (loop.best_metric != "loss") {
+        if (!values.contains(loop.best_metric) || !values[loop.best_metric].is_number())
+          throw UserError("trainer.best_metric: the evaluation reports no number '" + loop.best_metric +
+                          "' (it reports: " + format_metrics(values) + ")");
+        value = values[loop.best_metric].get<double>();
+      }
+      values["step"] = state.step;
+      metrics.write("eval_metrics", nlohmann::json::parse(values.dump()));
+    }
+    const bool improved = std::isnan(state.best) || (minimise ? value < state.best : value > state.best);
+    if (improved) {
+      state.best = value;
+      state.evals_since_best = 0;
+    } else {
+      ++state.evals_since_best;
+    }
+    spdlog::info("step {}: valid loss {:.4f} (ppl {:.2f}){}{}", state.step, valid_loss, std::exp(valid_loss),
+                 loop.best_metric == "loss" ? "" : fmt::format(", {} {:.4f}", loop.best_metric, value),
+                 improved ? ", best so far" : "");
+    return improved;
+  };
+  bool early_stopped = false;
+  if (loop.eval_at_start && state.step == 0) validate();
+
+  while (state.step < loop.max_steps && !stop_requested && !early_stopped) {
+    const double lr = schedule(state.step, loop.max_steps, built.base_lr);
+    set_learning_rate(*optimizer, lr, built.lr_scales);
     optimizer->zero_grad();
     torch::Tensor step_loss;
     for (int64_t micro = 0; micro < loop.grad_accum_steps; ++micro) {
@@ -230,22 +287,14 @@ std::string train(const TrainRequest& request) {
 
     bool improved = false;
     if ((loop.eval_every > 0 && state.step % loop.eval_every == 0) || last) {
-      const double valid_loss = objective->evaluate(loop.eval_batches, loop.batch_size);
-      improved = valid_loss < state.best_valid_loss;
-      if (improved) state.best_valid_loss = valid_loss;
-      progress.break_line();
-      spdlog::info("step {}: valid loss {:.4f} (ppl {:.2f}){}", state.step, valid_loss, std::exp(valid_loss),
-                   improved ? ", best so far" : "");
-      metrics.write("eval", {{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}});
-      if (!loop.eval_metrics.empty()) {
-        auto values = objective->evaluate_metrics(
-            {loop.eval_metrics, "", recipe.generation, static_cast<uint64_t>(recipe.seed)});
-        spdlog::info("step {}: {}", state.step, format_metrics(values));
-        values["step"] = state.step;
-        metrics.write("eval_metrics", nlohmann::json::parse(values.dump()));
+      improved = validate();
+      if (loop.patience > 0 && state.evals_since_best >= loop.patience) {
+        early_stopped = true;
+        spdlog::info("early stopping at step {}: {} has not improved for {} validations (best {:.4f})", state.step,
+                     loop.best_metric, state.evals_since_best, state.best);
       }
     }
-    if ((loop.checkpoint_every > 0 && state.step % loop.checkpoint_every == 0) || last || improved) {
+    if ((loop.checkpoint_every > 0 && state.step % loop.checkpoint_every == 0) || last || improved || early_stopped) {
       checkpoint();
       if (improved) publish_best(run_dir, *latest_checkpoint(run_dir));
     }
@@ -256,7 +305,12 @@ std::string train(const TrainRequest& request) {
     checkpoint();
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-  metrics.write("end", {{"step", state.step}, {"elapsed_s", elapsed}, {"stopped", stop_requested.load()}});
+  metrics.write("end", {{"step", state.step},
+                        {"elapsed_s", elapsed},
+                        {"stopped", stop_requested.load()},
+                        {"early_stopped", early_stopped},
+                        {"best_metric", loop.best_metric},
+                        {"best", std::isnan(state.best) ? nlohmann::json(nullptr) : nlohmann::json(state.best)}});
   spdlog::info("{} steps in {}; run directory {}", state.step - first_step, format_duration(elapsed), run_dir);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -274,6 +328,17 @@ std::string train(const TrainRequest& request) {
     export_torchscript(*objective, recipe, *latest_checkpoint(run_dir), (fs::path(run_dir) / "export/model.pt").string(),
                        recipe.exports.dtype);
   return run_dir;
+}
+
+bool Objective::reports_metric(const std::string& key) const {
+  auto names = metric_names();
+  return std::find(names.begin(), names.end(), key) != names.end();
+}
+
+bool lower_is_better(const std::string& key) {
+  for (const char* word : {"loss", "perplexity", "bits_per", "error", "wer", "cer"})
+    if (key.find(word) != std::string::npos) return true;
+  return false;
 }
 
 nlohmann::ordered_json Objective::evaluate_metrics(const EvalRequest& request) {
@@ -313,6 +378,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
   run.tokenizer = tokenizers::load_tokenizer((fs::path(*checkpoint) / "tokenizer").string());
   ObjectiveContext context{&run.recipe, run.tokenizer, run.device};
   context.load_data = false;
+  context.checkpoint_dir = *checkpoint;
   run.objective = objectives().build(run.recipe.trainer, context);
   load_weights(*run.objective, *checkpoint, run.device);
   return run;
@@ -323,8 +389,7 @@ ModelSummary summarize(const LoadedRecipe& loaded) {
   auto tokenizer = datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
   auto objective = objectives().build(recipe.trainer, context);
-  if (auto problem = unknown_metric(*objective, loop_options(recipe).eval_metrics); !problem.empty())
-    loaded.document.fail("trainer.eval_metrics", problem);
+  check_metrics(*objective, recipe, loaded.document);
   ModelSummary summary;
   summary.parameters = count_parameters(objective->model());
   summary.parameter_bytes = summary.parameters * 4;

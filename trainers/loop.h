@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,9 @@ struct LoopOptions {
   int64_t checkpoint_every = 500;
   int64_t keep_last = 3;
   std::vector<std::string> eval_metrics;
+  std::string best_metric = "loss";
+  int64_t patience = 0;
+  bool eval_at_start = false;
   std::string output_dir;
   Component optimizer{"adamw", nullptr};
   Component scheduler{"cosine", nullptr};
@@ -45,6 +49,12 @@ struct LoopOptions {
     v("checkpoint_every", checkpoint_every, "steps between checkpoints; 0 = only at the end", non_negative());
     v("keep_last", keep_last, "step checkpoints kept; 0 = all", non_negative());
     v("eval_metrics", eval_metrics, "metrics computed with each validation besides the loss (see zoo eval)");
+    v("best_metric", best_metric,
+      "the validation number that picks best/ and early stopping: loss, or a value of eval_metrics (accuracy, "
+      "macro_f1, f1_<label>, ...); losses, perplexities and error rates are minimised, others maximised");
+    v("patience", patience, "early stopping: validations without a new best_metric before training stops; 0 = never",
+      non_negative());
+    v("eval_at_start", eval_at_start, "validate (and compute eval_metrics) once before the first step");
     v("output_dir", output_dir, "run directory; default runs/<name>");
     v.component("optimizer", optimizer, "optimizer", "optimizer");
     v.component("scheduler", scheduler, "scheduler", "learning-rate schedule");
@@ -65,6 +75,7 @@ struct EvalRequest {
   GenerationOptions generation;      // how metrics of generated text generate
   uint64_t seed = 0;
   int64_t samples = 16;              // sequences generated for the diversity metrics
+  std::string split = "valid";       // valid, or test where the data has a test split
 };
 
 struct MicroStep {
@@ -95,7 +106,17 @@ class Objective {
   virtual std::string export_source() const { return ""; }
   // Incremental decoding of the model, for generation; null for models that do not generate.
   virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
+  // Whether evaluate_metrics reports a value named `key` (for trainer.best_metric).
+  virtual bool reports_metric(const std::string& key) const;
+  // Files (name -> contents) written into every checkpoint besides the weights, such as label
+  // names; an objective rebuilt from a checkpoint reads them from ObjectiveContext::checkpoint_dir.
+  virtual std::map<std::string, std::string> checkpoint_files() const { return {}; }
+  // Keys merged into an export's manifest (label names, the inputs forward takes).
+  virtual nlohmann::json export_manifest() const { return nlohmann::json::object(); }
 };
+
+// Whether a smaller value of metric `key` is better: losses, perplexities, bits and error rates.
+bool lower_is_better(const std::string& key);
 
 // What is wrong with a list of metric names for this objective ("no metric 'x' ..."), or "".
 std::string unknown_metric(const Objective& objective, const std::vector<std::string>& metrics);
@@ -108,6 +129,7 @@ struct ObjectiveContext {
   std::shared_ptr<tokenizers::Tokenizer> tokenizer;
   torch::Device device = torch::kCPU;
   bool load_data = true;  // off for generation and export, which need only the model
+  std::string checkpoint_dir;  // set when the objective is rebuilt from a checkpoint (see checkpoint_files)
 };
 
 Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives();

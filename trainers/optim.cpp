@@ -73,13 +73,32 @@ Schedule warmup_then(const WarmupOptions& o, std::function<double(double)> decay
   };
 }
 
-std::vector<torch::optim::OptimizerParamGroup> groups(const ParameterGroups& params,
-                                                       const torch::optim::OptimizerOptions& decay,
-                                                       const torch::optim::OptimizerOptions& no_decay) {
+// The optimizer's parameter groups and the lr scale of each, in the same order.
+std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> groups(
+    const ParameterGroups& params, const torch::optim::OptimizerOptions& decay,
+    const torch::optim::OptimizerOptions& no_decay) {
   std::vector<torch::optim::OptimizerParamGroup> out;
-  if (!params.decay.empty()) out.emplace_back(params.decay, decay.clone());
-  if (!params.no_decay.empty()) out.emplace_back(params.no_decay, no_decay.clone());
-  return out;
+  std::vector<double> scales;
+  auto add = [&](const std::vector<torch::Tensor>& tensors, const torch::optim::OptimizerOptions& options,
+                 double scale) {
+    if (tensors.empty()) return;
+    out.emplace_back(tensors, options.clone());
+    scales.push_back(scale);
+  };
+  add(params.decay, decay, 1.0);
+  add(params.no_decay, no_decay, 1.0);
+  add(params.scaled_decay, decay, params.lr_scale);
+  add(params.scaled_no_decay, no_decay, params.lr_scale);
+  return {std::move(out), std::move(scales)};
+}
+
+template <class Optimizer, class Options>
+BuiltOptimizer build_optimizer(const ParameterGroups& params, const Options& decay, const Options& no_decay,
+                               const Options& base, double lr) {
+  auto [param_groups, scales] = groups(params, decay, no_decay);
+  BuiltOptimizer built{std::make_unique<Optimizer>(std::move(param_groups), base), lr, std::move(scales)};
+  set_learning_rate(*built.optimizer, lr, built.lr_scales);
+  return built;
 }
 
 }  // namespace
@@ -94,8 +113,10 @@ Factory<Schedule>& schedules() {
   return factory;
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& lr_scales) {
+  auto& param_groups = optimizer.param_groups();
+  for (size_t i = 0; i < param_groups.size(); ++i)
+    param_groups[i].options().set_lr(lr * (i < lr_scales.size() ? lr_scales[i] : 1.0));
 }
 
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
@@ -120,7 +141,7 @@ void register_optimizers() {
             decay.weight_decay(o.weight_decay);
             auto no_decay = base;
             no_decay.weight_decay(0.0);
-            return BuiltOptimizer{std::make_unique<torch::optim::AdamW>(groups(params, decay, no_decay), base), o.lr};
+            return build_optimizer<torch::optim::AdamW>(params, decay, no_decay, base, o.lr);
           }));
   optimizers().add<SGDOptions>(
       "sgd", "stochastic gradient descent with momentum",
@@ -131,7 +152,7 @@ void register_optimizers() {
             decay.weight_decay(o.weight_decay);
             auto no_decay = base;
             no_decay.weight_decay(0.0);
-            return BuiltOptimizer{std::make_unique<torch::optim::SGD>(groups(params, decay, no_decay), base), o.lr};
+            return build_optimizer<torch::optim::SGD>(params, decay, no_decay, base, o.lr);
           }));
 
   schedules().add<CosineOptions>("cosine", "warmup, then cosine decay to min_lr",
