@@ -93,7 +93,7 @@ class ClassifyObjective : public Objective {
     if (!options_.init_from.empty() && !from_checkpoint) {
       const std::string checkpoint =
           resolve_init_checkpoint(options_.init_from, options_.init_checkpoint, "trainer.init_from");
-      require_same_vocabulary(*tokenizer_, checkpoint, "trainer.init_from");
+      require_same_vocabulary(*tokenizer_, checkpoint, options_.init_from, "trainer.init_from");
       load_pretrained(*model_, checkpoint, [](const std::string& name) {
         // The pooler is part of what pretraining with next-sentence prediction learnt.
         return models::BertImpl::is_head_parameter(name) && name.rfind("pooler.", 0) != 0;
@@ -298,7 +298,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     }
     std::vector<double> weights;
     for (double c : counts) weights.push_back(c > 0 ? total / (static_cast<double>(classes) * c) : 0.0);
-    spdlog::info("class weights (balanced): {}", fmt::join(weights, ", "));
+    spdlog::info("class weights (balanced): {:.3g}", fmt::join(weights, ", "));
     return torch::tensor(weights, torch::kFloat32).to(device_);
   }
 

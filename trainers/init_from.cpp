@@ -92,13 +92,13 @@ void load_module(torch::nn::Module& module, torch::serialize::InputArchive* arch
 }  // namespace
 
 void require_same_vocabulary(const tokenizers::Tokenizer& ours, const std::string& checkpoint_dir,
-                             const std::string& key) {
+                             const std::string& init_from, const std::string& key) {
   auto theirs = tokenizers::load_tokenizer((fs::path(checkpoint_dir) / "tokenizer").string());
   if (fingerprint(*theirs) == fingerprint(ours)) return;
   throw UserError(fmt::format("{}: the pretrained run's vocabulary differs from this recipe's tokenizer: {} vs {}; "
                               "use the pretrained tokenizer (tokenizer: {{type: saved, path: {}}})",
                               key, describe(*theirs, checkpoint_dir), describe(ours, "the recipe's tokenizer"),
-                              checkpoint_dir));
+                              init_from));
 }
 
 std::string summarize_names(const std::vector<std::string>& names) {

@@ -20,9 +20,10 @@ namespace zoo::trainers {
 std::string resolve_init_checkpoint(const std::string& init_from, const std::string& which, const std::string& key);
 
 // A UserError naming both tokenizers when `ours` would give other ids than the tokenizer saved
-// in `checkpoint_dir`: the pretrained embeddings would then be read with the wrong ids.
+// in `checkpoint_dir` (of the run `init_from`): the pretrained embeddings would then be read
+// with the wrong ids.
 void require_same_vocabulary(const tokenizers::Tokenizer& ours, const std::string& checkpoint_dir,
-                             const std::string& key);
+                             const std::string& init_from, const std::string& key);
 
 struct InitReport {
   std::vector<std::string> loaded;      // model parameters copied from the checkpoint
