@@ -44,7 +44,10 @@ class LMObjective : public Objective {
   torch::nn::Module& model() override { return *model_; }
 
   ParameterGroups parameter_groups() override {
-    return {model_->decay_parameters(), model_->no_decay_parameters()};
+    ParameterGroups groups;
+    groups.decay = model_->decay_parameters();
+    groups.no_decay = model_->no_decay_parameters();
+    return groups;
   }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {

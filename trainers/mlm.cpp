@@ -55,6 +55,7 @@ uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combination: a fixed 
 
 struct MLMTrainerOptions : Options<MLMTrainerOptions>, TrainerOptionsBase {
   MaskingOptions masking;
+  bool next_sentence = false;
 
   template <class V>
   void visit(V& v) {
@@ -64,13 +65,16 @@ struct MLMTrainerOptions : Options<MLMTrainerOptions>, TrainerOptionsBase {
     v("mask_token_prob", masking.mask_token_prob, "share of the chosen tokens replaced by [MASK]", between(0, 1));
     v("random_token_prob", masking.random_token_prob,
       "share of the chosen tokens replaced by a random token (the rest stay as they are)", between(0, 1));
+    v("next_sentence", next_sentence,
+      "also predict whether the second half of each window follows the first (BERT's NSP); half of them get "
+      "the second half of another window");
   }
 };
 
 class MLMObjective : public Objective {
  public:
   MLMObjective(const MLMTrainerOptions& options, const ObjectiveContext& context)
-      : masking_(options.masking), recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
+      : masking_(options.masking), next_sentence_(options.next_sentence), recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = recipe_;
     if (!models::is_encoder_model(recipe.model.type))
       throw UserError("trainer mlm pretrains an encoder; model.type " + recipe.model.type +
@@ -82,8 +86,10 @@ class MLMObjective : public Objective {
     cls_id_ = tokenizer_->require_special(tokenizers::Special::cls, "trainer mlm");
     if (recipe.data.type != "text")
       throw UserError("trainer mlm cannot train on data of type " + recipe.data.type + "; use data.type text");
+    if (next_sentence_) sep_id_ = tokenizer_->require_special(tokenizers::Special::sep, "trainer.next_sentence");
     models::BertHeads heads;
     heads.masked_lm = true;
+    heads.next_sentence = next_sentence_;
     model_ = models::encoder_models().build(recipe.model, models::BertContext{tokenizer_->vocab_size(), heads});
     model_->to(device_);
     if (context.load_data) load_data();
@@ -92,7 +98,10 @@ class MLMObjective : public Objective {
   torch::nn::Module& model() override { return *model_; }
 
   ParameterGroups parameter_groups() override {
-    return {models::select_parameters(*model_, true), models::select_parameters(*model_, false)};
+    ParameterGroups groups;
+    groups.decay = models::select_parameters(*model_, true);
+    groups.no_decay = models::select_parameters(*model_, false);
+    return groups;
   }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
@@ -203,14 +212,33 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
   }
 
   // Text windows as encoder inputs: [CLS] and the window's first block_size - 1 tokens (RoBERTa's
-  // full-sentence packing: windows cross sentence and document boundaries).
+  // full-sentence packing: windows cross sentence and document boundaries). With next_sentence,
+  // [CLS] A [SEP] B [SEP]: A the first half of the window, B its second half or, for half of
+  // the rows, the second half of the next row's window (a random place in the text). A BERT
+  // "sentence" is any span of contiguous text (Devlin et al., section 3.1).
   EncoderBatch from_windows(const datasets::LMBatch& windows, std::optional<uint64_t> seed) const {
     const int64_t B = windows.input.size(0), T = windows.input.size(1);
+    auto column = [&](int64_t id) { return torch::full({B, 1}, id, torch::kLong); };
     EncoderBatch batch;
-    batch.input = torch::cat({torch::full({B, 1}, cls_id_, torch::kLong), windows.input.narrow(1, 0, T - 1)}, 1);
+    batch.seed = seed;
     batch.special_mask = torch::zeros({B, T}, torch::kBool);
     batch.special_mask.select(1, 0).fill_(true);
-    batch.seed = seed;
+    if (!next_sentence_) {
+      batch.input = torch::cat({column(cls_id_), windows.input.narrow(1, 0, T - 1)}, 1);
+      return batch;
+    }
+    const int64_t a = (T - 3) / 2, b = T - 3 - a;
+    auto first = windows.input.narrow(1, 0, a);
+    auto second = windows.input.narrow(1, a, b);
+    auto generator = seed ? at::detail::createCPUGenerator(mix(*seed, 1)) : at::detail::getDefaultCPUGenerator();
+    auto random = torch::rand({B}, generator).lt(0.5);  // (B): NotNext
+    if (B == 1) random.fill_(false);                    // no other window to borrow from
+    second = torch::where(random.unsqueeze(1), second.roll(1, 0), second);
+    batch.input = torch::cat({column(cls_id_), first, column(sep_id_), second, column(sep_id_)}, 1);
+    batch.segment_ids = torch::cat({torch::zeros({B, a + 2}, torch::kLong), torch::ones({B, b + 1}, torch::kLong)}, 1);
+    batch.special_mask.select(1, a + 1).fill_(true);
+    batch.special_mask.select(1, T - 1).fill_(true);
+    batch.next_sentence = random.to(torch::kLong);
     return batch;
   }
 
@@ -254,10 +282,11 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
   }
 
   MaskingOptions masking_;
+  bool next_sentence_;
   Recipe recipe_;
   std::shared_ptr<tokenizers::Tokenizer> tokenizer_;
   torch::Device device_;
-  int64_t mask_id_ = -1, cls_id_ = -1;
+  int64_t mask_id_ = -1, cls_id_ = -1, sep_id_ = -1;
   models::Bert model_{nullptr};
   std::shared_ptr<datasets::LMDataset> data_;
 };

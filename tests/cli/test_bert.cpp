@@ -150,6 +150,25 @@ TEST_F(Bert, PretrainingLowersTheLossAndRaisesMaskedAccuracy) {
   EXPECT_LT(evals.back()["valid_loss"].get<double>(), evals.front()["valid_loss"].get<double>());
 }
 
+// Window halves as sentence pairs: next-sentence prediction trains beside the masked LM.
+TEST_F(Bert, NextSentencePredictionTrainsAndIsReported) {
+  auto result = zoo("train mlm.yaml name=mlm-nsp trainer.next_sentence=true trainer.max_steps=150 trainer.eval_every=150 "
+                    "trainer.eval_metrics=[mlm,nsp]");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto metrics = events(path("runs/mlm-nsp/metrics.jsonl"), "eval_metrics");
+  ASSERT_EQ(metrics.size(), 2u);
+  for (const auto& values : metrics) {
+    EXPECT_GE(values["nsp_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(values["nsp_accuracy"].get<double>(), 1.0);
+  }
+  EXPECT_GT(metrics.back()["masked_accuracy"].get<double>(), metrics.front()["masked_accuracy"].get<double>() + 0.1);
+  auto evaluated = zoo("eval runs/mlm-nsp --json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  auto values = nlohmann::json::parse(evaluated.out);
+  EXPECT_DOUBLE_EQ(values["nsp_accuracy"].get<double>(), metrics.back()["nsp_accuracy"].get<double>());
+  EXPECT_DOUBLE_EQ(values["masked_accuracy"].get<double>(), metrics.back()["masked_accuracy"].get<double>());
+}
+
 TEST_F(Bert, FineTuningLoadsTheEncoderLogsTheHeadsAndLearns) {
   ASSERT_EQ(fine_tune_->exit_code, 0) << fine_tune_->err;
   const std::string& log = fine_tune_->out;  // the log goes to stdout, errors to stderr
