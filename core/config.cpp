@@ -242,6 +242,14 @@ std::string describe_node(const YAML::Node& node) {
   if (node.IsMap()) return "a mapping";
   return "nothing";
 }
+
+// The error of an existing_file() option whose path is not a file.
+std::string file_not_found(const std::string& path) {
+  // Corpora live under data/NAME/ and come from the fetch script.
+  const std::string hint = path.rfind("data/", 0) == 0 ? " (corpora are fetched with scripts/fetch_data.sh NAME)"
+                                                       : " (relative paths start from the current directory)";
+  return "file not found: " + path + hint;
+}
 }  // namespace
 
 void Reader::operator()(const char* key, bool& value, const char*, const Check& check) {
@@ -289,12 +297,8 @@ void Reader::operator()(const char* key, std::string& value, const char*, const 
     fail(node, key_path(key), "'" + parsed + "' is not one of " + check.describe() + did_you_mean(parsed, check.choices));
   // An empty optional path means "none" (the resolved recipe writes it so).
   if (doc_->check_files && check.must_exist && !(parsed.empty() && !check.is_required) &&
-      !std::filesystem::is_regular_file(parsed)) {
-    // Corpora live under data/NAME/ and come from the fetch script.
-    std::string hint = parsed.rfind("data/", 0) == 0 ? " (corpora are fetched with scripts/fetch_data.sh NAME)"
-                                                      : " (relative paths start from the current directory)";
-    fail(node, key_path(key), "file not found: " + parsed + hint);
-  }
+      !std::filesystem::is_regular_file(parsed))
+    fail(node, key_path(key), file_not_found(parsed));
   value = parsed;
 }
 
@@ -325,16 +329,26 @@ void Reader::operator()(const char* key, std::vector<double>& value, const char*
 void Reader::operator()(const char* key, std::vector<std::string>& value, const char*, const Check& check) {
   YAML::Node node = claim(key, check);
   if (!node.IsDefined() || node.IsNull()) return;
-  if (node.IsScalar()) {
-    value = {node.Scalar()};
-    return;
-  }
-  if (!node.IsSequence()) fail(node, key_path(key), "expected a list of strings, got " + describe_node(node));
   std::vector<std::string> parsed;
-  for (size_t i = 0; i < node.size(); ++i) {
-    if (!node[i].IsScalar())
-      fail(node[i], key_path(key) + "[" + std::to_string(i) + "]", "expected a string, got " + describe_node(node[i]));
-    parsed.push_back(node[i].Scalar());
+  if (node.IsScalar()) {
+    // One string is a list of one; an empty path means none, as for a string option.
+    if (!(check.must_exist && node.Scalar().empty())) parsed = {node.Scalar()};
+  } else {
+    if (!node.IsSequence()) fail(node, key_path(key), "expected a list of strings, got " + describe_node(node));
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (!node[i].IsScalar())
+        fail(node[i], key_path(key) + "[" + std::to_string(i) + "]",
+             "expected a string, got " + describe_node(node[i]));
+      parsed.push_back(node[i].Scalar());
+    }
+  }
+  if (check.is_required && parsed.empty()) fail(node, key_path(key), "expected at least one value, got none");
+  if (doc_->check_files && check.must_exist) {
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      if (std::filesystem::is_regular_file(parsed[i])) continue;
+      if (node.IsScalar()) fail(node, key_path(key), file_not_found(parsed[i]));
+      fail(node[i], key_path(key) + "[" + std::to_string(i) + "]", file_not_found(parsed[i]));
+    }
   }
   value = parsed;
 }

@@ -59,6 +59,9 @@ class DataOptionsBase {
   virtual ~DataOptionsBase() = default;
   // The file of a split ("train", "valid", "test"), or "" when the recipe names none.
   virtual std::string split_file(const std::string& split) const = 0;
+  // Every file of a split, for types that take a list of them (sentences); by default
+  // split_file's, or none.
+  virtual std::vector<std::string> split_files(const std::string& split) const;
   // The texts of `file` (in this type's format) a tokenizer should learn from. Text files are
   // used as they are and need not override it.
   virtual std::vector<std::string> texts(const std::string& file) const;
@@ -78,8 +81,9 @@ std::shared_ptr<Interface> data_as(const std::shared_ptr<Dataset>& data, const s
 }
 
 // A UTF-8 text file with the texts a tokenizer learns from, named by `train_on`: a key path
-// into the data section (data.train, data.valid) or a file. For formats other than plain text
-// the texts are extracted once into a file in the cache (see core/files.h cache_dir()).
+// into the data section (data.train, data.valid) or a file. For formats other than plain text,
+// and for a split of several files, the texts are extracted once into a file in the cache (see
+// core/files.h cache_dir()), one file after the other.
 std::string tokenizer_training_file(const Component& data, const std::string& train_on);
 
 // The recipe's tokenizer, learnt from the text its train_on names (or taken from the cache).

@@ -37,14 +37,6 @@ bool is_integer(const std::string& s) {
   return std::all_of(s.begin() + start, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// splitmix64: spreads (seed, epoch) over all 64 bits so neighbouring epochs get unrelated streams.
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 }  // namespace
 
 // ---- Options ----
@@ -245,6 +237,18 @@ void Truncator::report(const std::string& limit) const {
 
 // ---- Epoch order ----
 
+uint64_t mix_seeds(std::initializer_list<uint64_t> values) {
+  uint64_t x = 0;
+  for (uint64_t value : values) {
+    x ^= value;
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+  }
+  return x;
+}
+
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
   const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % bound;
   uint64_t x;
@@ -257,7 +261,7 @@ EpochOrder::EpochOrder(int64_t size, uint64_t seed)
     : size_(size), seed_(seed), order_(permutation(size, seed, 0)) {}
 
 std::vector<int64_t> EpochOrder::permutation(int64_t size, uint64_t seed, int64_t epoch) {
-  std::mt19937_64 rng(mix(seed ^ mix(static_cast<uint64_t>(epoch))));
+  std::mt19937_64 rng(mix_seeds({seed ^ mix_seeds({static_cast<uint64_t>(epoch)})}));
   std::vector<int64_t> order(size);
   for (int64_t i = 0; i < size; ++i) order[i] = i;
   for (int64_t i = size - 1; i > 0; --i)  // Fisher-Yates

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <string_view>
@@ -162,6 +163,10 @@ class Truncator {
 // An unbiased draw from [0, bound): the same on every platform, unlike std::uniform_int_distribution.
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound);
 
+// One seed from several numbers (splitmix64 over them one after the other): neighbouring
+// values, such as consecutive epochs or batch indices, give unrelated streams.
+uint64_t mix_seeds(std::initializer_list<uint64_t> values);
+
 // The training order: epoch e is a permutation of 0..size-1 from an mt19937_64 seeded by a hash
 // of (seed, e); the position in it is the whole state.
 class EpochOrder {
@@ -174,6 +179,7 @@ class EpochOrder {
   int64_t epoch() const { return epoch_; }
   int64_t position() const { return position_; }
   int64_t size() const { return size_; }
+  uint64_t seed() const { return seed_; }  // the checkpoint's after load_state
 
   // {"type", "epoch", "position", "train_examples", "seed"}.
   std::string state(const std::string& type) const;
@@ -259,6 +265,11 @@ class ExampleDataset : public Dataset {
   ExampleDataset(std::string type, uint64_t seed) : type_(std::move(type)), seed_(seed) {}
 
   virtual Batch collate(const std::vector<const Example*>& examples) const = 0;
+
+  // For a type that fills its splits without load() and draws its own batches (sentences, whose
+  // batches carry a seed taken from the position): it sets the order once its train split is full.
+  EpochOrder& order() { return order_; }
+  const EpochOrder& order() const { return order_; }
 
   // Fills the splits with `read(file, split)`: train, then valid (or the last valid_fraction of
   // train), then test when named. A split left with no examples is a UserError naming its file.

@@ -5,6 +5,7 @@
 #include "datasets/instructions.h"
 #include "datasets/labelled.h"
 #include "datasets/pairs.h"
+#include "datasets/sentences.h"
 #include "datasets/text.h"
 
 namespace zoo::datasets {
@@ -32,6 +33,8 @@ void register_datasets() {
   add<PreferencesDataset, PreferenceOptions>("preferences",
                                              "prompts with a chosen and a rejected response (.jsonl)");
   add<PromptsDataset, PromptOptions>("prompts", "prompts for generation-driven training such as PPO (.jsonl, .txt)");
+  add<SentencesDataset, SentencesOptions>(
+      "sentences", "documents of one sentence a line for BERT pretraining, with optional next-sentence pairs (.txt)");
 }
 
 }  // namespace zoo::datasets
