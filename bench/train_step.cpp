@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
     auto component = zoo::parse_component("model", config->model_yaml);
     auto model = zoo::models::language_models().build(component, {config->vocab_size});
     model->train();
-    zoo::trainers::ParameterGroups groups{model->decay_parameters(), model->no_decay_parameters()};
+    zoo::trainers::ParameterGroups groups;
+    groups.decay = model->decay_parameters();
+    groups.no_decay = model->no_decay_parameters();
     auto optimizer = zoo::trainers::optimizers().build(zoo::parse_component("optimizer", "{type: adamw, lr: 1.0e-3}"), groups);
     auto parameters = model->parameters();
 

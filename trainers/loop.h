@@ -129,10 +129,20 @@ struct ObjectiveContext {
   std::shared_ptr<tokenizers::Tokenizer> tokenizer;
   torch::Device device = torch::kCPU;
   bool load_data = true;  // off for generation and export, which need only the model
-  std::string checkpoint_dir;  // set when the objective is rebuilt from a checkpoint (see checkpoint_files)
+  std::string checkpoint_dir{};  // set when the objective is rebuilt from a checkpoint (see checkpoint_files)
 };
 
 Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives();
+
+// Registers trainer type `name`, built as Built(options, context) from its Opts.
+template <class Built, class Opts>
+void add_objective(const std::string& name, const std::string& help) {
+  objectives().add<Opts>(name, help,
+                         std::function<std::unique_ptr<Objective>(const Opts&, const ObjectiveContext&)>(
+                             [](const Opts& options, const ObjectiveContext& context) {
+                               return std::unique_ptr<Objective>(std::make_unique<Built>(options, context));
+                             }));
+}
 
 struct TrainRequest {
   std::string recipe_path;

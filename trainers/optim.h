@@ -16,8 +16,8 @@ namespace zoo::trainers {
 struct ParameterGroups {
   std::vector<torch::Tensor> decay;
   std::vector<torch::Tensor> no_decay;
-  std::vector<torch::Tensor> scaled_decay;
-  std::vector<torch::Tensor> scaled_no_decay;
+  std::vector<torch::Tensor> scaled_decay{};
+  std::vector<torch::Tensor> scaled_no_decay{};
   double lr_scale = 1.0;
 };
 

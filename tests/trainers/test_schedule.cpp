@@ -36,7 +36,7 @@ TEST(Optimizer, DecayOnlyOnTheDecayGroup) {
   auto matrix = torch::ones({3, 3}, torch::requires_grad());
   auto bias = torch::ones({3}, torch::requires_grad());
   auto built = optimizers().build(parse("optimizer", "{type: adamw, lr: 0.1, weight_decay: 0.5}"),
-                                  ParameterGroups{{matrix}, {bias}});
+                                  ParameterGroups{{matrix}, {bias}, {}, {}, 1.0});
   matrix.mutable_grad() = torch::zeros_like(matrix);
   bias.mutable_grad() = torch::zeros_like(bias);
   built.optimizer->step();
