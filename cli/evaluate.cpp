@@ -31,6 +31,7 @@ CLI::App* EvalCommand::add_to(CLI::App& app) {
 void EvalCommand::run() const {
   if (!data_file.empty() && !std::filesystem::is_regular_file(data_file))
     throw UserError("zoo eval: --data " + data_file + ": no such file");
+  if (json) log_to_stderr();
   configure_threads(0);
   auto loaded = trainers::load_run(run_dir, checkpoint, device);
   if (auto problem = trainers::unknown_metric(*loaded.objective, metrics); !problem.empty())

@@ -90,6 +90,7 @@ void GenerateCommand::run() const {
   if (stream && json) throw UserError("zoo generate: --stream prints text as it comes and --json prints it at the end; choose one");
   if (run_dir.empty() == !torchscript)
     throw UserError("zoo generate: give a run directory or --torchscript FILE.pt (one of them)");
+  if (json) log_to_stderr();
   configure_threads(0);
   // From a run directory (the cached decoder) or from an exported archive alone.
   std::optional<trainers::LoadedRun> loaded;

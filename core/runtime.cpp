@@ -1,6 +1,8 @@
 #include "core/runtime.h"
 
 #include <ATen/Context.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -67,6 +69,13 @@ void set_rng_states(const std::vector<torch::Tensor>& states, const torch::Devic
     at::Generator cuda = at::globalContext().defaultGenerator(device);
     cuda.set_state(states[1]);
   }
+}
+
+void log_to_stderr() {
+  auto logger = spdlog::stderr_color_mt("zoo-stderr");
+  logger->set_level(spdlog::default_logger()->level());
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%H:%M:%S %v");
 }
 
 }  // namespace zoo

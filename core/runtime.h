@@ -23,6 +23,10 @@ int configure_threads(int64_t recipe_threads);
 
 void seed_everything(uint64_t seed);
 
+// For commands whose standard output is data (--json): the log lines go to standard error, so
+// that `zoo eval RUN --json | jq` reads one JSON object.
+void log_to_stderr();
+
 // The default generators' states (CPU, and `device` when it is CUDA), for exact resume.
 std::vector<torch::Tensor> rng_states(const torch::Device& device);
 void set_rng_states(const std::vector<torch::Tensor>& states, const torch::Device& device);
