@@ -328,12 +328,8 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
 }  // namespace
 
 void register_classify_trainer() {
-  objectives().add<ClassifyTrainerOptions>(
-      "classify", "sequence or token classification with an encoder, from scratch or fine-tuned (init_from)",
-      std::function<std::unique_ptr<Objective>(const ClassifyTrainerOptions&, const ObjectiveContext&)>(
-          [](const ClassifyTrainerOptions& options, const ObjectiveContext& context) {
-            return std::unique_ptr<Objective>(std::make_unique<ClassifyObjective>(options, context));
-          }));
+  add_objective<ClassifyObjective, ClassifyTrainerOptions>(
+      "classify", "sequence or token classification with an encoder, from scratch or fine-tuned (init_from)");
 }
 
 }  // namespace zoo::trainers

@@ -24,7 +24,7 @@ struct LMTrainerOptions : Options<LMTrainerOptions>, TrainerOptionsBase {
 
 class LMObjective : public Objective {
  public:
-  explicit LMObjective(const ObjectiveContext& context)
+  LMObjective(const LMTrainerOptions&, const ObjectiveContext& context)
       : data_spec_(context.recipe->data), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
@@ -222,12 +222,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
 }  // namespace
 
 void register_lm_trainer() {
-  objectives().add<LMTrainerOptions>(
-      "lm", "causal language modelling: next-token cross-entropy",
-      std::function<std::unique_ptr<Objective>(const LMTrainerOptions&, const ObjectiveContext&)>(
-          [](const LMTrainerOptions&, const ObjectiveContext& context) {
-            return std::unique_ptr<Objective>(std::make_unique<LMObjective>(context));
-          }));
+  add_objective<LMObjective, LMTrainerOptions>("lm", "causal language modelling: next-token cross-entropy");
 }
 
 }  // namespace zoo::trainers

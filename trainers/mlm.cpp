@@ -1,9 +1,10 @@
 // The `mlm` trainer: BERT's masked-language-model pretraining, with next-sentence prediction
-// when the data builds sentence pairs. Of the non-special tokens, mask_prob are chosen; of
-// those, 80% become [MASK], 10% a random token and 10% stay; the loss reads only the chosen
-// positions. Masks come from each batch's seed, which the data draws from (seed, epoch,
-// position): every epoch masks anew (dynamic masking, RoBERTa), a resumed run masks exactly as
-// the uninterrupted one, and validation batches keep the same masks at every evaluation.
+// when asked. Of the non-special tokens, mask_prob are chosen; of those, 80% become [MASK], 10%
+// a random token and 10% stay; the loss reads only the chosen positions. Masks are drawn anew
+// for every batch (dynamic masking, RoBERTa): on `sentences` data from the batch's seed, which
+// the data takes from (seed, epoch, position), so a resumed run masks as the uninterrupted one;
+// on `text` windows from the checkpointed global generator. Validation batches keep the same
+// masks at every evaluation.
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/examples.h"
+#include "datasets/sentences.h"
 #include "datasets/text.h"
 #include "models/bert.h"
 #include "trainers/loop.h"
@@ -46,13 +48,6 @@ struct EncoderBatch {
   std::optional<uint64_t> seed; // masks from this seed, else from the global generator (checkpointed)
 };
 
-uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combination: a fixed seed per (run, batch)
-  uint64_t z = a * 0x9E3779B97F4A7C15ULL + b + 0x632BE59BD9B4E019ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 struct MLMTrainerOptions : Options<MLMTrainerOptions>, TrainerOptionsBase {
   MaskingOptions masking;
   bool next_sentence = false;
@@ -66,15 +61,19 @@ struct MLMTrainerOptions : Options<MLMTrainerOptions>, TrainerOptionsBase {
     v("random_token_prob", masking.random_token_prob,
       "share of the chosen tokens replaced by a random token (the rest stay as they are)", between(0, 1));
     v("next_sentence", next_sentence,
-      "also predict whether the second half of each window follows the first (BERT's NSP); half of them get "
-      "the second half of another window");
+      "also predict whether sentence B follows sentence A (BERT's NSP): on sentences data the pairs it builds "
+      "(data.next_sentence), on text the halves of each window, half of them given another window's");
   }
 };
 
 class MLMObjective : public Objective {
  public:
   MLMObjective(const MLMTrainerOptions& options, const ObjectiveContext& context)
-      : masking_(options.masking), next_sentence_(options.next_sentence), recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
+      : masking_(options.masking),
+        next_sentence_(options.next_sentence),
+        recipe_(*context.recipe),
+        tokenizer_(context.tokenizer),
+        device_(context.device) {
     const Recipe& recipe = recipe_;
     if (!models::is_encoder_model(recipe.model.type))
       throw UserError("trainer mlm pretrains an encoder; model.type " + recipe.model.type +
@@ -84,8 +83,18 @@ class MLMObjective : public Objective {
                                   masking_.mask_token_prob, masking_.random_token_prob));
     mask_id_ = tokenizer_->require_special(tokenizers::Special::mask, "trainer mlm");
     cls_id_ = tokenizer_->require_special(tokenizers::Special::cls, "trainer mlm");
-    if (recipe.data.type != "text")
-      throw UserError("trainer mlm cannot train on data of type " + recipe.data.type + "; use data.type text");
+    if (recipe.data.type != "text" && recipe.data.type != "sentences")
+      throw UserError("trainer mlm cannot train on data of type " + recipe.data.type +
+                      "; use data.type sentences or text");
+    if (const auto* sentences = dynamic_cast<const datasets::SentencesOptions*>(recipe.data.options.get());
+        sentences && sentences->next_sentence != next_sentence_) {
+      // The data builds the pairs and the trainer adds the head that reads them: both or neither.
+      if (next_sentence_)
+        throw UserError("trainer.next_sentence: the sentence pairs come from the data; set data.next_sentence: true "
+                        "as well");
+      throw UserError("data.next_sentence: sentence pairs need the next-sentence head; set trainer.next_sentence: "
+                      "true as well, or drop data.next_sentence");
+    }
     if (next_sentence_) sep_id_ = tokenizer_->require_special(tokenizers::Special::sep, "trainer.next_sentence");
     models::BertHeads heads;
     heads.masked_lm = true;
@@ -105,7 +114,8 @@ class MLMObjective : public Objective {
   }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto batch = from_windows(data_->next_train_batch(batch_size), std::nullopt);
+    auto batch = sentences_ ? from_sentences(sentences_->next_train_batch(batch_size))
+                            : from_windows(windows_->next_train_batch(batch_size), std::nullopt);
     auto losses = losses_of(batch);
     auto loss = losses.total();
     (scale == 1.0 ? loss : loss * scale).backward();
@@ -116,6 +126,7 @@ class MLMObjective : public Objective {
     c10::InferenceMode inference;
     model_->eval();
     auto total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    if (sentences_) batches = std::min(batches, datasets::batch_count(sentences_->valid_size(), batch_size));
     for (int64_t i = 0; i < batches; ++i) total += losses_of(valid_batch(i, batch_size)).total().to(torch::kFloat64);
     model_->train();
     return total.item<double>() / static_cast<double>(batches);
@@ -150,9 +161,11 @@ class MLMObjective : public Objective {
     auto options = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
     auto nll = torch::zeros({}, options), correct = torch::zeros({}, options), chosen = torch::zeros({}, options);
     auto nsp_correct = torch::zeros({}, options), pairs = torch::zeros({}, options);
-    // Non-overlapping windows covering the validation tokens once.
-    const int64_t windows = std::max<int64_t>(1, data_->valid_tokens() / (data_->block_size() + 1));
-    for (int64_t i = 0; i < datasets::batch_count(windows, kBatch); ++i) {
+    // Every validation example (sentences), or non-overlapping windows covering the validation
+    // tokens once (text).
+    const int64_t examples = sentences_ ? sentences_->valid_size()
+                                        : std::max<int64_t>(1, windows_->valid_tokens() / (windows_->block_size() + 1));
+    for (int64_t i = 0; i < datasets::batch_count(examples, kBatch); ++i) {
       auto losses = losses_of(valid_batch(i, kBatch));
       nll += losses.mlm_sum.to(torch::kFloat64);
       correct += losses.mlm_correct.to(torch::kFloat64);
@@ -202,13 +215,26 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
  private:
   void load_data() {
     const auto& bert = dynamic_cast<const models::BertOptions&>(*recipe_.model.options);
-    data_ = datasets::data_as<datasets::LMDataset>(
-        datasets::datasets().build(recipe_.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed),
-                                                                      bert.max_positions}),
-        recipe_.data.type, "mlm", "text");
-    if (data_->block_size() > bert.max_positions)
-      throw UserError(fmt::format("data.block_size: {} is longer than model.max_positions {}", data_->block_size(),
+    data_ = datasets::datasets().build(
+        recipe_.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), bert.max_positions});
+    if (recipe_.data.type == "sentences") {
+      sentences_ = datasets::data_as<datasets::SentencesDataset>(data_, recipe_.data.type, "mlm", "sentences");
+      const int64_t length = sentences_->budget() + (next_sentence_ ? 3 : 2);  // with [CLS] and [SEP]s
+      if (length > bert.max_positions)
+        throw UserError(fmt::format("data.max_length: {} is longer than model.max_positions {}", length,
+                                    bert.max_positions));
+      return;
+    }
+    windows_ = datasets::data_as<datasets::LMDataset>(data_, recipe_.data.type, "mlm", "sentences or text");
+    if (windows_->block_size() > bert.max_positions)
+      throw UserError(fmt::format("data.block_size: {} is longer than model.max_positions {}", windows_->block_size(),
                                   bert.max_positions));
+  }
+
+  // A batch of the sentences type as it is: [CLS] A [SEP] (B [SEP]), padded, with its seed.
+  static EncoderBatch from_sentences(const datasets::SentenceBatch& sentences) {
+    return {sentences.input,         sentences.segment_ids,   sentences.attention_mask,
+            sentences.special_mask,  sentences.next_sentence, sentences.seed};
   }
 
   // Text windows as encoder inputs: [CLS] and the window's first block_size - 1 tokens (RoBERTa's
@@ -230,7 +256,8 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     const int64_t a = (T - 3) / 2, b = T - 3 - a;
     auto first = windows.input.narrow(1, 0, a);
     auto second = windows.input.narrow(1, a, b);
-    auto generator = seed ? at::detail::createCPUGenerator(mix(*seed, 1)) : at::detail::getDefaultCPUGenerator();
+    auto generator =
+        seed ? at::detail::createCPUGenerator(datasets::mix_seeds({*seed, 1})) : at::detail::getDefaultCPUGenerator();
     auto random = torch::rand({B}, generator).lt(0.5);  // (B): NotNext
     if (B == 1) random.fill_(false);                    // no other window to borrow from
     second = torch::where(random.unsqueeze(1), second.roll(1, 0), second);
@@ -242,9 +269,11 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     return batch;
   }
 
-  // Validation batch `index`: the same windows and, from a fixed seed, the same masks every time.
+  // Validation batch `index`: the same examples and, from a fixed seed, the same masks every time.
   EncoderBatch valid_batch(int64_t index, int64_t batch_size) {
-    return from_windows(data_->valid_batch(index, batch_size), mix(static_cast<uint64_t>(recipe_.seed), index));
+    if (sentences_) return from_sentences(sentences_->valid_batch(index, batch_size));
+    const uint64_t seed = datasets::mix_seeds({static_cast<uint64_t>(recipe_.seed), static_cast<uint64_t>(index)});
+    return from_windows(windows_->valid_batch(index, batch_size), seed);
   }
 
   struct Losses {
@@ -267,7 +296,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     auto hidden = model_->encode(masked, on_device(batch.attention_mask), on_device(batch.segment_ids));
     auto chosen = labels.ne(datasets::kIgnoreIndex);
     auto targets = labels.masked_select(chosen);                            // (N)
-    auto logits = model_->masked_lm_logits(hidden.index({chosen}).reshape({-1, hidden.size(-1)}));        // (N, V)
+    auto logits = model_->masked_lm_logits(hidden.index({chosen}).reshape({-1, hidden.size(-1)}));  // (N, V)
     Losses losses;
     losses.mlm_sum = torch::nn::functional::cross_entropy(
         logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
@@ -288,18 +317,16 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
   torch::Device device_;
   int64_t mask_id_ = -1, cls_id_ = -1, sep_id_ = -1;
   models::Bert model_{nullptr};
-  std::shared_ptr<datasets::LMDataset> data_;
+  std::shared_ptr<datasets::Dataset> data_;                   // one of:
+  std::shared_ptr<datasets::LMDataset> windows_;              // data.type text
+  std::shared_ptr<datasets::SentencesDataset> sentences_;     // data.type sentences
 };
 
 }  // namespace
 
 void register_mlm_trainer() {
-  objectives().add<MLMTrainerOptions>(
-      "mlm", "masked-language-model pretraining of an encoder (BERT), with next-sentence prediction on sentence pairs",
-      std::function<std::unique_ptr<Objective>(const MLMTrainerOptions&, const ObjectiveContext&)>(
-          [](const MLMTrainerOptions& options, const ObjectiveContext& context) {
-            return std::unique_ptr<Objective>(std::make_unique<MLMObjective>(options, context));
-          }));
+  add_objective<MLMObjective, MLMTrainerOptions>(
+      "mlm", "masked-language-model pretraining of an encoder (BERT), optionally with next-sentence prediction");
 }
 
 }  // namespace zoo::trainers

@@ -78,6 +78,21 @@ void write_animal_corpus(const fs::path& path, int lines, unsigned seed) {
   }
 }
 
+// Documents of three sentences on one animal each ("the dog ran to the house ." three times),
+// a blank line between them: a true next sentence names the animal of the first, a random one
+// mostly another, so next-sentence prediction can learn.
+void write_animal_documents(const fs::path& path, int documents, unsigned seed) {
+  const char* animals[][3] = {{"cat", "sat", "mat"}, {"dog", "ran", "house"}, {"bird", "flew", "tree"},
+                              {"fish", "swam", "pond"}};
+  std::ofstream out(path);
+  for (int d = 0; d < documents; ++d) {
+    seed = seed * 1103515245u + 12345u;
+    const auto& a = animals[(seed >> 16) % 4];
+    for (int s = 0; s < 3; ++s) out << "the " << a[0] << " " << a[1] << " to the " << a[2] << " .\n";
+    out << "\n";
+  }
+}
+
 void write_pets(const fs::path& path, int lines, unsigned seed) {
   std::ofstream out(path);
   for (int i = 0; i < lines; ++i) {
@@ -276,6 +291,35 @@ TEST_F(Bert, AnotherVocabularyIsAnErrorNamingBoth) {
   EXPECT_FALSE(fs::exists(path("runs/other-vocab")));
 }
 
+// The sentences type: documents from two files packed into examples, split into pairs at line
+// boundaries, half of them with another example's lines as sentence B.
+TEST_F(Bert, SentencePairsFromSeveralFilesTrainBothHeads) {
+  write_animal_documents(path("docs_a.txt"), 150, 5);
+  write_animal_documents(path("docs_b.txt"), 150, 6);
+  write_animal_documents(path("docs_valid.txt"), 120, 7);
+  const std::string pairs =
+      "train mlm.yaml name=pairs 'data={type: sentences, train: [docs_a.txt, docs_b.txt], valid: docs_valid.txt, "
+      "max_length: 24, next_sentence: true}' trainer.eval_metrics=[mlm,nsp]";
+  auto result = zoo(pairs + " trainer.next_sentence=true");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto metrics = events(path("runs/pairs/metrics.jsonl"), "eval_metrics");
+  ASSERT_EQ(metrics.size(), 3u);
+  std::cout << "[ pairs ] nsp accuracy " << metrics.front()["nsp_accuracy"] << " -> " << metrics.back()["nsp_accuracy"]
+            << ", masked accuracy " << metrics.front()["masked_accuracy"] << " -> "
+            << metrics.back()["masked_accuracy"] << "\n";
+  // Chance is 0.5 (0.65 is three standard deviations above it on 120 pairs); a same-animal rule
+  // gets 0.875 (a random B names the same animal a quarter of the time).
+  EXPECT_GT(metrics.back()["nsp_accuracy"].get<double>(), 0.65);
+  EXPECT_GT(metrics.back()["masked_accuracy"].get<double>(), metrics.front()["masked_accuracy"].get<double>() + 0.3);
+  // The validation pairs and masks are fixed: eval reads the last validation's figures again.
+  auto evaluated = zoo("eval runs/pairs --json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(evaluated.out)["nsp_accuracy"].get<double>(),
+                   metrics.back()["nsp_accuracy"].get<double>());
+  expect_one_line_error(pairs + " name=no-head",
+                        "data.next_sentence: sentence pairs need the next-sentence head; set trainer.next_sentence: true");
+}
+
 TEST_F(Bert, ASingleClassIsAnErrorAndLongInputsAreCutWithALoggedCount) {
   {
     std::ofstream out(path("one_label.tsv"));
@@ -288,6 +332,11 @@ TEST_F(Bert, ASingleClassIsAnErrorAndLongInputsAreCutWithALoggedCount) {
   EXPECT_NE(result.out.find("data: 400 of 400 train examples longer than 5 tokens were cut (truncation: right)"),
             std::string::npos)
       << result.out;
+  // With --json the count goes to standard error and standard output stays one JSON object.
+  auto evaluated = zoo("eval runs/cut --json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_EQ(nlohmann::json::parse(evaluated.out)["eval_examples"], 80) << evaluated.out;
+  EXPECT_NE(evaluated.err.find("valid examples longer than 5 tokens were cut"), std::string::npos) << evaluated.err;
 }
 
 }  // namespace
