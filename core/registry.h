@@ -34,6 +34,7 @@ class Factory {
     return it->second(*component.options, std::forward<Args>(args)...);
   }
 
+  bool has(const std::string& name) const { return builders_.count(name) > 0; }
   const std::string& kind() const { return kind_; }
 
  private:

@@ -1,8 +1,6 @@
 // BERT: presets, validation, embeddings, encoder blocks, heads and BERT's initialisation.
 #include "models/bert.h"
 
-#include <set>
-
 #include "core/error.h"
 
 namespace zoo::models {
@@ -164,6 +162,11 @@ torch::Tensor BertImpl::token_logits(const torch::Tensor& hidden) {
   return tagger(torch::dropout(hidden, options_.dropout, is_training()));
 }
 
+torch::Tensor BertImpl::classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) {
+  auto hidden = encode(ids, attention_mask);
+  return tagger ? token_logits(hidden) : sequence_logits(hidden, attention_mask);
+}
+
 bool BertImpl::is_head_parameter(const std::string& name) {
   for (const char* head : {"mlm.", "pooler.", "nsp.", "classifier.", "tagger."})
     if (name.rfind(head, 0) == 0) return true;
@@ -185,22 +188,23 @@ Factory<Bert, const BertContext&>& encoder_models() {
   return factory;
 }
 
-namespace {
-std::set<std::string>& encoder_types() {
-  static std::set<std::string> types;
-  return types;
-}
-}  // namespace
-
-bool is_encoder_model(const std::string& type) { return encoder_types().count(type) > 0; }
+bool is_encoder_model(const std::string& type) { return encoder_models().has(type); }
 
 void register_encoder_models() {
-  encoder_types().insert("bert");
   encoder_models().add<BertOptions>(
       "bert", "bidirectional transformer encoder (BERT) for mlm, classify and token tagging",
       std::function<Bert(const BertOptions&, const BertContext&)>(
           [](const BertOptions& options, const BertContext& context) {
             return Bert(options, context.vocab_size, context.heads);
+          }));
+  classifier_models().add<BertOptions>(
+      "bert", "bidirectional transformer encoder (BERT) for mlm, classify and token tagging",
+      std::function<Classifier(const BertOptions&, const ClassifierContext&)>(
+          [](const BertOptions& options, const ClassifierContext& context) -> Classifier {
+            BertHeads heads;
+            heads.sequence_labels = context.sequence_labels;
+            heads.token_labels = context.token_labels;
+            return std::make_shared<BertImpl>(options, context.vocab_size, heads);
           }));
 }
 

@@ -111,7 +111,7 @@ TORCH_MODULE(BertMaskedLMHead);
 // ln_1, mlp.c_fc, mlp.c_proj, ln_2}, final_norm (pre-norm only); heads: mlm.{dense, norm, bias}
 // (its decoder is embeddings.word), pooler, nsp, classifier, tagger. Everything outside the
 // heads is the encoder that fine-tuning loads from a pretrained run.
-class BertImpl : public torch::nn::Module {
+class BertImpl : public ClassifierImpl {
  public:
   BertImpl(const BertOptions& options, int64_t vocab_size, const BertHeads& heads);
 
@@ -132,8 +132,14 @@ class BertImpl : public torch::nn::Module {
 
   // Whether a parameter name belongs to a head rather than the encoder.
   static bool is_head_parameter(const std::string& name);
+
+  // ClassifierImpl: the sequence or token classifier over encode(ids, attention_mask).
+  torch::Tensor classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) override;
+  bool is_head(const std::string& name) const override { return is_head_parameter(name); }
   // Stops gradients into the embeddings and/or the first `layers` blocks (fine-tuning).
-  void freeze(bool embeddings, int64_t layers);
+  void freeze(bool embeddings, int64_t layers) override;
+  int64_t max_length() const override { return options_.max_positions; }
+  bool reads_cls() const override { return heads_.sequence_labels > 0 && options_.pooling == "cls"; }
 
   const BertOptions& options() const { return options_; }
   const BertHeads& heads() const { return heads_; }

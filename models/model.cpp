@@ -51,4 +51,11 @@ int64_t LanguageModelImpl::num_parameters() const {
   return total;
 }
 
+Factory<Classifier, const ClassifierContext&>& classifier_models() {
+  static Factory<Classifier, const ClassifierContext&> factory("model");
+  return factory;
+}
+
+bool is_classifier_model(const std::string& type) { return classifier_models().has(type); }
+
 }  // namespace zoo::models

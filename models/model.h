@@ -56,6 +56,38 @@ struct ModelContext {
 
 Factory<LanguageModel, const ModelContext&>& language_models();
 
+// What the classify and tag trainers see of a model: label logits for right-padded inputs.
+// BERT and the BiLSTM implement it; each builds only the head its labels ask for.
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  // ids (B, T), attention_mask (B, T) 1 = real token, right-padded -> class logits (B, labels)
+  // for a sequence classifier, tag logits (B, T, labels) for a token classifier.
+  virtual torch::Tensor classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) = 0;
+  // Whether a parameter belongs to a head (trained at trainer.head_lr_scale, fresh when
+  // fine-tuning) rather than the encoder.
+  virtual bool is_head(const std::string& name) const = 0;
+  // Stops gradients into the embeddings and/or the first `layers` encoder layers.
+  virtual void freeze(bool embeddings, int64_t layers) = 0;
+  // The longest input in tokens; 0 = any length.
+  virtual int64_t max_length() const = 0;
+  // Whether sequence classification reads the first token as <cls> (the data must add one).
+  virtual bool reads_cls() const { return false; }
+};
+
+using Classifier = std::shared_ptr<ClassifierImpl>;
+
+// Which head a classifier carries.
+struct ClassifierContext {
+  int64_t vocab_size = 0;
+  int64_t sequence_labels = 0;  // > 0: a classifier over pooled states
+  int64_t token_labels = 0;     // > 0: a classifier over every token's state
+};
+
+// `model: {type: bert | bilstm}` for the classify and tag trainers.
+Factory<Classifier, const ClassifierContext&>& classifier_models();
+// Whether `type` names a model of classifier_models().
+bool is_classifier_model(const std::string& type);
+
 void register_models();
 
 }  // namespace zoo::models

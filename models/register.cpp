@@ -1,7 +1,8 @@
-// The model registry: recipe `model: {type: NAME}` -> LanguageModel.
+// The model registries: recipe `model: {type: NAME}` -> a language model, an encoder or a classifier.
 #include <functional>
 
 #include "models/bert.h"
+#include "models/bilstm.h"
 #include "models/gpt.h"
 #include "models/model.h"
 
@@ -14,6 +15,7 @@ Factory<LanguageModel, const ModelContext&>& language_models() {
 
 void register_models() {
   register_encoder_models();
+  register_bilstm_models();
   language_models().add<GPTOptions>(
       "gpt", "decoder-only transformer language model (GPT-2; Llama-style options)",
       std::function<LanguageModel(const GPTOptions&, const ModelContext&)>(

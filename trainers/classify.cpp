@@ -1,7 +1,7 @@
-// The `classify` trainer: an encoder (BERT) with a sequence classifier (data type
-// classification) or a token classifier (data type tagging), from scratch or fine-tuned from
-// a pretrained run (`init_from`), with frozen layers, a separate head learning rate and class
-// weights for imbalanced labels.
+// The `classify` and `tag` trainers: an encoder (BERT, BiLSTM) with a sequence classifier (data
+// type classification) or a token classifier (data type tagging), from scratch or fine-tuned
+// from a pretrained run (`init_from`), with frozen layers, a separate head learning rate and
+// class weights for imbalanced labels. `tag` is the same objective on tagging data only.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +15,7 @@
 #include "datasets/dataset.h"
 #include "datasets/labelled.h"
 #include "eval/classification.h"
-#include "models/bert.h"
+#include "models/model.h"
 #include "trainers/init_from.h"
 #include "trainers/loop.h"
 
@@ -60,20 +60,19 @@ constexpr const char* kLabelsFile = "labels.json";
 
 class ClassifyObjective : public Objective {
  public:
-  ClassifyObjective(const ClassifyTrainerOptions& options, const ObjectiveContext& context)
+  ClassifyObjective(const ClassifyTrainerOptions& options, const ObjectiveContext& context,
+                    const std::string& trainer = "classify")
       : options_(options), recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
-    if (!models::is_encoder_model(recipe_.model.type))
-      throw UserError("trainer classify fine-tunes an encoder; model.type " + recipe_.model.type +
-                      " is not one (use model.type bert)");
+    if (!models::is_classifier_model(recipe_.model.type))
+      throw UserError("trainer " + trainer + " trains an encoder with a classifier head; model.type " +
+                      recipe_.model.type + " is not one (use model.type bert or bilstm)");
     tagging_ = recipe_.data.type == "tagging";
+    if (trainer == "tag" && !tagging_)
+      throw UserError("trainer tag cannot train on data of type " + recipe_.data.type +
+                      "; use data.type tagging (a tag per word), or trainer.type classify for a label per text");
     if (!tagging_ && recipe_.data.type != "classification")
       throw UserError("trainer classify cannot train on data of type " + recipe_.data.type +
                       "; use data.type classification (a label per text) or tagging (a tag per word)");
-    const auto& bert = dynamic_cast<const models::BertOptions&>(*recipe_.model.options);
-    if (!tagging_ && bert.pooling == "cls" &&
-        !dynamic_cast<const datasets::ClassificationOptions&>(*recipe_.data.options).add_cls)
-      throw UserError("data.add_cls: model.pooling cls reads the first token as [CLS], and the data does not add "
-                      "one; set data.add_cls: true (or model.pooling: mean)");
 
     if (context.load_data) {
       load_data();
@@ -86,17 +85,21 @@ class ClassifyObjective : public Objective {
       throw UserError(fmt::format("data.train: {} has a single {} ('{}'); a classifier needs at least two classes",
                                   split_file("train"), tagging_ ? "tag" : "label", labels_.empty() ? "" : labels_[0]));
 
-    models::BertHeads heads;
+    models::ClassifierContext heads{tokenizer_->vocab_size()};
     (tagging_ ? heads.token_labels : heads.sequence_labels) = static_cast<int64_t>(labels_.size());
-    model_ = models::encoder_models().build(recipe_.model, models::BertContext{tokenizer_->vocab_size(), heads});
+    model_ = models::classifier_models().build(recipe_.model, heads);
+    if (!tagging_ && model_->reads_cls() &&
+        !dynamic_cast<const datasets::ClassificationOptions&>(*recipe_.data.options).add_cls)
+      throw UserError("data.add_cls: model.pooling cls reads the first token as [CLS], and the data does not add "
+                      "one; set data.add_cls: true (or model.pooling: mean)");
     const bool from_checkpoint = !context.checkpoint_dir.empty();
     if (!options_.init_from.empty() && !from_checkpoint) {
       const std::string checkpoint =
           resolve_init_checkpoint(options_.init_from, options_.init_checkpoint, "trainer.init_from");
       require_same_vocabulary(*tokenizer_, checkpoint, options_.init_from, "trainer.init_from");
-      load_pretrained(*model_, checkpoint, [](const std::string& name) {
+      load_pretrained(*model_, checkpoint, [this](const std::string& name) {
         // The pooler is part of what pretraining with next-sentence prediction learnt.
-        return models::BertImpl::is_head_parameter(name) && name.rfind("pooler.", 0) != 0;
+        return model_->is_head(name) && name.rfind("pooler.", 0) != 0;
       });
     }
     model_->freeze(options_.freeze.embeddings, options_.freeze.layers);
@@ -110,9 +113,11 @@ class ClassifyObjective : public Objective {
     ParameterGroups groups;
     groups.lr_scale = options_.head_lr_scale;
     for (bool decay : {true, false}) {
-      auto head = models::select_parameters(*model_, decay, &models::BertImpl::is_head_parameter);
-      auto encoder = models::select_parameters(*model_, decay, [](const std::string& name) {
-        return !models::BertImpl::is_head_parameter(name);
+      auto head = models::select_parameters(*model_, decay, [this](const std::string& name) {
+        return model_->is_head(name);
+      });
+      auto encoder = models::select_parameters(*model_, decay, [this](const std::string& name) {
+        return !model_->is_head(name);
       });
       (decay ? groups.decay : groups.no_decay) = encoder;
       (decay ? groups.scaled_decay : groups.scaled_no_decay) = head;
@@ -196,22 +201,12 @@ class ClassifyObjective : public Objective {
 
   std::vector<exporting::TracedMethod> export_methods() override {
     auto ids = torch::ones({2, 8}, torch::kInt64).to(device_);
-    auto model = model_.ptr();
-    const bool tagging = tagging_;
-    return {{"logits", {ids, torch::ones_like(ids)}, [model, tagging](const std::vector<torch::Tensor>& in) {
-               auto hidden = model->encode(in[0], in[1]);
-               return tagging ? model->token_logits(hidden) : model->sequence_logits(hidden, in[1]);
-             }}};
+    auto model = model_;
+    return {{"logits", {ids, torch::ones_like(ids)},
+             [model](const std::vector<torch::Tensor>& in) { return model->classify(in[0], in[1]); }}};
   }
 
-  std::string export_source() const override {
-    return R"(
-def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    return self.logits(input_ids, attention_mask)
-)";
-  }
+  std::string export_source() const override { return kEncoderForward; }
 
   std::map<std::string, std::string> checkpoint_files() const override {
     return {{kLabelsFile, nlohmann::json(labels_).dump()}};
@@ -248,9 +243,8 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
       data.options = tagging_ ? with_valid_file<datasets::TaggingOptions>(valid_file)
                               : with_valid_file<datasets::ClassificationOptions>(valid_file);
     }
-    const auto& bert = dynamic_cast<const models::BertOptions&>(*recipe_.model.options);
     auto built = datasets::datasets().build(
-        data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), bert.max_positions});
+        data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), model_max_length()});
     classification_data_ = std::dynamic_pointer_cast<datasets::ClassificationDataset>(built);
     tagging_data_ = std::dynamic_pointer_cast<datasets::TaggingDataset>(built);
     const auto& labels = tagging_ ? tagging_data_->tags() : classification_data_->labels();
@@ -302,9 +296,14 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     return torch::tensor(weights, torch::kFloat32).to(device_);
   }
 
-  torch::Tensor logits_of(const torch::Tensor& input, const torch::Tensor& mask) {
-    auto hidden = model_->encode(input, mask);
-    return tagging_ ? model_->token_logits(hidden) : model_->sequence_logits(hidden, mask);
+  torch::Tensor logits_of(const torch::Tensor& input, const torch::Tensor& mask) { return model_->classify(input, mask); }
+
+  // The model's longest input, known before the model is built (the data is loaded first, for
+  // its labels); 0 = any length.
+  int64_t model_max_length() const {
+    if (model_) return model_->max_length();
+    models::ClassifierContext probe{tokenizer_->vocab_size(), tagging_ ? 0 : 2, tagging_ ? 2 : 0};
+    return models::classifier_models().build(recipe_.model, probe)->max_length();
   }
 
   torch::Tensor loss_of(const torch::Tensor& logits, const torch::Tensor& labels) const {
@@ -319,7 +318,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
   torch::Device device_;
   bool tagging_ = false;
   std::vector<std::string> labels_;
-  models::Bert model_{nullptr};
+  models::Classifier model_;
   torch::Tensor class_weights_;
   std::shared_ptr<datasets::ClassificationDataset> classification_data_;
   std::shared_ptr<datasets::TaggingDataset> tagging_data_;
@@ -327,9 +326,18 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
 
 }  // namespace
 
+// `tag`: the classify objective that accepts only tagging data.
+class TagObjective : public ClassifyObjective {
+ public:
+  TagObjective(const ClassifyTrainerOptions& options, const ObjectiveContext& context)
+      : ClassifyObjective(options, context, "tag") {}
+};
+
 void register_classify_trainer() {
   add_objective<ClassifyObjective, ClassifyTrainerOptions>(
       "classify", "sequence or token classification with an encoder, from scratch or fine-tuned (init_from)");
+  add_objective<TagObjective, ClassifyTrainerOptions>(
+      "tag", "token classification (POS tagging, NER) with an encoder: a tag per word, token accuracy and F1");
 }
 
 }  // namespace zoo::trainers

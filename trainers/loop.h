@@ -104,6 +104,14 @@ class Objective {
   // them; empty when this objective's model has no export yet.
   virtual std::vector<exporting::TracedMethod> export_methods() { return {}; }
   virtual std::string export_source() const { return ""; }
+  // The export_source of an encoder whose traced method `logits` takes (input_ids,
+  // attention_mask): `forward` with the mask optional, all ones when left out.
+  static constexpr const char* kEncoderForward = R"(
+def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    return self.logits(input_ids, attention_mask)
+)";
   // Incremental decoding of the model, for generation; null for models that do not generate.
   virtual std::unique_ptr<generation::Decoder> decoder() { return nullptr; }
   // Whether evaluate_metrics reports a value named `key` (for trainer.best_metric).

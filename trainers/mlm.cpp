@@ -198,14 +198,7 @@ class MLMObjective : public Objective {
              }}};
   }
 
-  std::string export_source() const override {
-    return R"(
-def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    return self.logits(input_ids, attention_mask)
-)";
-  }
+  std::string export_source() const override { return kEncoderForward; }
 
   nlohmann::json export_manifest() const override {
     return {{"mask_id", mask_id_},
