@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/evaluate.h"
+#include "cli/chat.h"
 #include "cli/generate.h"
 #include "cli/register_all.h"
 #include "core/config.h"
@@ -181,6 +182,8 @@ int run(int argc, char** argv) {
   auto* generate = generate_command.add_to(app);
   EvalCommand eval_command;
   auto* evaluate = eval_command.add_to(app);
+  ChatCommand chat_command;
+  auto* chat = chat_command.add_to(app);
 
   std::string export_run_dir, export_checkpoint = "best", export_out, export_dtype = "float32";
   auto* exporter = app.add_subcommand("export", "write a run's model, tokenizer and recipe as one TorchScript archive");
@@ -270,6 +273,10 @@ int run(int argc, char** argv) {
   }
   if (*evaluate) {
     eval_command.run();
+    return 0;
+  }
+  if (*chat) {
+    chat_command.run();
     return 0;
   }
   if (*list) return list_components(list_kind);

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "datasets/chatbot.h"
 
 namespace zoo::datasets {
 namespace {
@@ -821,13 +822,26 @@ void prepare_words(const fs::path& raw, const fs::path& out) {
   write_output(out, "words.txt", Format::kText, read_raw(raw / "words", "words"));
 }
 
+// ---------------------------------------------------------------- chatbot
+
+// Generated, not fetched: the template conversations of datasets/chatbot.h.
+void prepare_chatbot(const fs::path&, const fs::path& out) {
+  auto corpus = generate_chatbot_corpus();
+  write_output(out, "train.tsv", Format::kPairs, corpus.train);
+  write_output(out, "valid.tsv", Format::kPairs, corpus.valid);
+  fs::create_directories(out);
+  write_file_atomic((out / "conversations.txt").string(), corpus.conversations);
+  fmt::print("{}: {} scripted conversations\n", (out / "conversations.txt").string(),
+             read_conversations((out / "conversations.txt").string()).size());
+}
+
 using Preparer = std::function<void(const fs::path& raw, const fs::path& out)>;
 
 const std::vector<std::pair<std::string, Preparer>>& preparers() {
   static const std::vector<std::pair<std::string, Preparer>> all = {
       {"brown", prepare_brown},     {"nlp-corpus", prepare_nlp_corpus},     {"spam-assassin", prepare_spam_assassin},
       {"cmudict", prepare_cmudict}, {"misspellings", prepare_misspellings}, {"afinn", prepare_afinn},
-      {"words", prepare_words}};
+      {"words", prepare_words}, {"chatbot", prepare_chatbot}};
   return all;
 }
 
@@ -849,7 +863,8 @@ void prepare_corpus(const std::string& name, const std::string& data_root) {
   }
   fs::path out = fs::path(data_root) / name;
   fs::path raw = out / "raw";
-  if (!fs::is_directory(raw)) throw UserError(raw.string() + ": not fetched; run scripts/fetch_data.sh " + name);
+  const bool generated = name == "chatbot";
+  if (!generated && !fs::is_directory(raw)) throw UserError(raw.string() + ": not fetched; run scripts/fetch_data.sh " + name);
   found->second(raw, out);
 }
 
