@@ -22,7 +22,7 @@ namespace zoo::models {
 
 // The recipe's `model: {type: bert, ...}`. A preset sets the sizes of Google's BERT miniatures
 // (Turc et al. 2019); keys given beside it override: `{type: bert, preset: bert_mini, dropout: 0}`.
-struct BertOptions : zoo::Options<BertOptions> {
+struct BertOptions : zoo::Options<BertOptions>, ClassifierOptionsBase {
   std::string preset = "bert_mini";
   int64_t n_layer = 4;
   int64_t n_head = 4;
@@ -61,6 +61,7 @@ struct BertOptions : zoo::Options<BertOptions> {
 
   // Checks between fields that visit cannot express; throws zoo::UserError("model: ...").
   void validate(int64_t vocab_size) const;
+  int64_t max_length() const override { return max_positions; }
 };
 
 // Which heads a model carries: each objective asks for the ones its loss reads.
@@ -138,7 +139,6 @@ class BertImpl : public ClassifierImpl {
   bool is_head(const std::string& name) const override { return is_head_parameter(name); }
   // Stops gradients into the embeddings and/or the first `layers` blocks (fine-tuning).
   void freeze(bool embeddings, int64_t layers) override;
-  int64_t max_length() const override { return options_.max_positions; }
   bool reads_cls() const override { return heads_.sequence_labels > 0 && options_.pooling == "cls"; }
 
   const BertOptions& options() const { return options_; }

@@ -14,7 +14,7 @@
 namespace zoo::models {
 
 // The recipe's `model: {type: bilstm, ...}`.
-struct BiLSTMOptions : zoo::Options<BiLSTMOptions> {
+struct BiLSTMOptions : zoo::Options<BiLSTMOptions>, ClassifierOptionsBase {
   int64_t embedding_dim = 128;
   int64_t hidden_size = 256;
   int64_t num_layers = 2;
@@ -34,6 +34,7 @@ struct BiLSTMOptions : zoo::Options<BiLSTMOptions> {
       "at the first), or the max or mean over real tokens",
       one_of({"last", "max", "mean"}));
   }
+  int64_t max_length() const override { return 0; }
 };
 
 // Parameter names: embedding.weight; layers.<i>.forward.{weight_ih_l0, weight_hh_l0, bias_ih_l0,
@@ -56,7 +57,6 @@ class BiLSTMImpl : public ClassifierImpl {
   torch::Tensor classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) override;
   bool is_head(const std::string& name) const override;
   void freeze(bool embeddings, int64_t layers) override;
-  int64_t max_length() const override { return 0; }
 
   const BiLSTMOptions& options() const { return options_; }
   int64_t output_size() const { return options_.hidden_size * (options_.bidirectional ? 2 : 1); }

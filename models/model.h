@@ -68,13 +68,20 @@ class ClassifierImpl : public torch::nn::Module {
   virtual bool is_head(const std::string& name) const = 0;
   // Stops gradients into the embeddings and/or the first `layers` encoder layers.
   virtual void freeze(bool embeddings, int64_t layers) = 0;
-  // The longest input in tokens; 0 = any length.
-  virtual int64_t max_length() const = 0;
   // Whether sequence classification reads the first token as <cls> (the data must add one).
   virtual bool reads_cls() const { return false; }
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;
+
+// The options of every classifier model type: what the data must know before the model is
+// built (the model's label count comes from the data).
+class ClassifierOptionsBase {
+ public:
+  virtual ~ClassifierOptionsBase() = default;
+  // The longest input in tokens; 0 = any length.
+  virtual int64_t max_length() const = 0;
+};
 
 // Which head a classifier carries.
 struct ClassifierContext {

@@ -298,12 +298,10 @@ class ClassifyObjective : public Objective {
 
   torch::Tensor logits_of(const torch::Tensor& input, const torch::Tensor& mask) { return model_->classify(input, mask); }
 
-  // The model's longest input, known before the model is built (the data is loaded first, for
-  // its labels); 0 = any length.
+  // The model's longest input (0: any), from its options: the data is loaded before the model
+  // is built, since the labels it finds size the head.
   int64_t model_max_length() const {
-    if (model_) return model_->max_length();
-    models::ClassifierContext probe{tokenizer_->vocab_size(), tagging_ ? 0 : 2, tagging_ ? 2 : 0};
-    return models::classifier_models().build(recipe_.model, probe)->max_length();
+    return dynamic_cast<const models::ClassifierOptionsBase&>(*recipe_.model.options).max_length();
   }
 
   torch::Tensor loss_of(const torch::Tensor& logits, const torch::Tensor& labels) const {
