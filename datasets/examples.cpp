@@ -278,7 +278,7 @@ std::vector<int64_t> EpochOrder::next(int64_t count) {
     if (position_ == size_) {
       ++epoch_;
       position_ = 0;
-      order_ = permutation(size_, seed_, epoch_);
+      order_ = epoch_order(epoch_);
     }
     indices.push_back(order_[position_++]);
   }
@@ -320,7 +320,37 @@ void EpochOrder::load_state(const std::string& state, const std::string& type) {
   seed_ = doc["seed"].get<uint64_t>();
   epoch_ = epoch;
   position_ = position;
-  order_ = permutation(size_, seed_, epoch_);
+  order_ = epoch_order(epoch_);
+}
+
+void EpochOrder::bucket(std::vector<int64_t> lengths, int64_t batch_size, int64_t batches_per_window) {
+  if (static_cast<int64_t>(lengths.size()) != size_) throw std::logic_error("EpochOrder::bucket: one length per example");
+  lengths_ = std::move(lengths);
+  batch_size_ = batch_size;
+  window_ = batch_size * batches_per_window;
+  order_ = epoch_order(epoch_);
+}
+
+// Each window of the shuffled order sorted by length and cut into batches, the batches of the
+// window shuffled again: neighbours in a batch have similar lengths, while which batch comes
+// when stays random. The last window of an epoch may be shorter.
+std::vector<int64_t> EpochOrder::epoch_order(int64_t epoch) const {
+  auto order = permutation(size_, seed_, epoch);
+  if (window_ <= 0) return order;
+  for (int64_t start = 0, w = 0; start < size_; start += window_, ++w) {
+    const auto begin = order.begin() + start, end = order.begin() + std::min(size_, start + window_);
+    std::stable_sort(begin, end, [&](int64_t a, int64_t b) { return lengths_[a] < lengths_[b]; });
+    std::vector<std::vector<int64_t>> batches;
+    for (auto it = begin; it < end; it += std::min<int64_t>(batch_size_, end - it)) {
+      batches.emplace_back(it, it + std::min<int64_t>(batch_size_, end - it));
+    }
+    std::mt19937_64 rng(mix_seeds({seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(w)}));
+    for (size_t i = batches.size() - 1; i > 0; --i)  // Fisher-Yates over whole batches
+      std::swap(batches[i], batches[uniform_below(rng, i + 1)]);
+    auto out = begin;
+    for (const auto& batch : batches) out = std::copy(batch.begin(), batch.end(), out);
+  }
+  return order;
 }
 
 // ---- Collation ----

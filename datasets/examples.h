@@ -39,6 +39,7 @@ class ExampleOptionsBase : public DataOptionsBase {
   int64_t max_length = 0;
   std::string truncation = "right";
   std::string on_invalid_utf8 = "error";
+  int64_t bucket_batches = 0;
 
   // `layout`: what one example looks like in each accepted file format, for the help text.
   template <class V>
@@ -58,6 +59,10 @@ class ExampleOptionsBase : public DataOptionsBase {
       one_of({"right", "left", "error"}));
     v("on_invalid_utf8", on_invalid_utf8, "bytes that are not UTF-8: error, or replace them with U+FFFD",
       one_of({"error", "replace"}));
+    v("bucket_batches", bucket_batches,
+      "train batches of similar lengths: sort windows of this many batches of the shuffled order by length, then "
+      "shuffle the batches (Marian's maxi-batch); less padding, the same examples each epoch; 0 = off",
+      non_negative());
   }
 
   std::string split_file(const std::string& split) const override;
@@ -189,11 +194,21 @@ class EpochOrder {
 
   static std::vector<int64_t> permutation(int64_t size, uint64_t seed, int64_t epoch);
 
+  // From now on each epoch's order is cut into windows of `batches_per_window` batches of
+  // `batch_size`, each window sorted by `lengths` (one per example) and its batches shuffled
+  // (data.bucket_batches). Still a function of (seed, epoch), so the state stays (epoch, position).
+  void bucket(std::vector<int64_t> lengths, int64_t batch_size, int64_t batches_per_window);
+  bool bucketed() const { return window_ > 0; }
+
  private:
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
   int64_t size_ = 0;
   uint64_t seed_ = 0;
   int64_t epoch_ = 0, position_ = 0;
-  std::vector<int64_t> order_;  // the permutation of epoch_
+  std::vector<int64_t> order_;  // the order of epoch_
+  std::vector<int64_t> lengths_;  // bucketing: tokens of each example
+  int64_t batch_size_ = 0, window_ = 0;
 };
 
 // ---- Collation ----
@@ -239,7 +254,15 @@ class ExampleDataset : public Dataset {
   using batch_type = Batch;
 
   // The next `batch_size` train examples of the shuffled epoch order.
-  Batch next_train_batch(int64_t batch_size) { return collate(pick(train_, order_.next(batch_size))); }
+  Batch next_train_batch(int64_t batch_size) {
+    if (bucket_batches_ > 0 && !order_.bucketed()) {
+      std::vector<int64_t> lengths;
+      lengths.reserve(train_.size());
+      for (const auto& example : train_) lengths.push_back(example.tokens());
+      order_.bucket(std::move(lengths), batch_size, bucket_batches_);
+    }
+    return collate(pick(train_, order_.next(batch_size)));
+  }
   // Batch `index` of the validation (test) examples in file order: examples
   // [index * batch_size, (index + 1) * batch_size), fewer in the last; see batch_count().
   Batch valid_batch(int64_t index, int64_t batch_size) const { return collate(slice(valid_, index, batch_size)); }
@@ -299,6 +322,7 @@ class ExampleDataset : public Dataset {
       train_ = std::move(sample);
     }
     order_ = EpochOrder(train_size(), seed_);
+    bucket_batches_ = options.bucket_batches;
   }
 
   std::vector<Example> train_, valid_, test_;
@@ -320,6 +344,7 @@ class ExampleDataset : public Dataset {
   std::string type_;
   uint64_t seed_;
   EpochOrder order_;
+  int64_t bucket_batches_ = 0;
 };
 
 }  // namespace zoo::datasets

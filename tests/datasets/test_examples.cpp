@@ -205,3 +205,57 @@ TEST(Splits, HoldOutAndFixedBatchRanges) {
   EXPECT_EQ(batch_count(10, 4), 3);
   EXPECT_THROW(batch_range(10, 3, 4), std::out_of_range);
 }
+
+// Bucketing: every epoch still visits each example once, batches hold similar lengths (far less
+// padding than the plain order), the order is fixed by (seed, epoch), and a restored state
+// continues with the same batches.
+TEST(EpochOrderTest, BucketedBatchesPadLessAndStillResumeExactly) {
+  constexpr int64_t kExamples = 1000, kBatch = 16;
+  std::vector<int64_t> lengths;
+  std::mt19937_64 rng(3);
+  for (int64_t i = 0; i < kExamples; ++i) lengths.push_back(1 + static_cast<int64_t>(rng() % 60));
+  // Padding of one epoch's batches: the sum over batches of (batch size x longest - tokens).
+  auto padding = [&](EpochOrder& order) {
+    int64_t padded = 0;
+    std::vector<int64_t> seen;
+    for (int64_t b = 0; b < kExamples / kBatch; ++b) {
+      auto batch = order.next(kBatch);
+      int64_t longest = 0, tokens = 0;
+      for (int64_t i : batch) longest = std::max(longest, lengths[i]), tokens += lengths[i];
+      padded += kBatch * longest - tokens;
+      seen.insert(seen.end(), batch.begin(), batch.end());
+    }
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(std::unique(seen.begin(), seen.end()) - seen.begin(), kExamples / kBatch * kBatch);
+    return padded;
+  };
+  EpochOrder plain(kExamples, 5), bucketed(kExamples, 5);
+  bucketed.bucket(lengths, kBatch, 20);
+  const int64_t plain_padding = padding(plain), bucketed_padding = padding(bucketed);
+  EXPECT_LT(bucketed_padding * 5, plain_padding) << plain_padding << " vs " << bucketed_padding;
+
+  // Batches of one window are shuffled: consecutive ones do not always grow longer.
+  EpochOrder again(kExamples, 5);
+  again.bucket(lengths, kBatch, 20);
+  int64_t decreases = 0, previous = 0;
+  for (int b = 0; b < 20; ++b) {
+    auto batch = again.next(kBatch);
+    const int64_t shortest = lengths[*std::min_element(batch.begin(), batch.end(), [&](int64_t x, int64_t y) {
+      return lengths[x] < lengths[y];
+    })];
+    decreases += shortest < previous;
+    previous = shortest;
+  }
+  EXPECT_GT(decreases, 3);
+
+  // Across the end of an epoch, from a saved state.
+  EpochOrder a(kExamples, 5);
+  a.bucket(lengths, kBatch, 20);
+  for (int i = 0; i < 60; ++i) a.next(kBatch);
+  const std::string state = a.state("tagging");
+  EpochOrder b(kExamples, 0);
+  b.load_state(state, "tagging");
+  b.bucket(lengths, kBatch, 20);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(a.next(kBatch), b.next(kBatch)) << "batch " << i;
+  EXPECT_EQ(a.epoch(), 1);
+}
