@@ -23,6 +23,9 @@ CLI::App* EvalCommand::add_to(CLI::App& app) {
   command->add_option("--samples", samples, "sequences generated for the diversity metrics")
       ->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--seed", seed, "generation seed (default: the recipe's seed)");
+  command->add_option("--beam", beams, "metrics of generated outputs decode with beam search of this width (default: "
+                      "the recipe's generation)")->check(CLI::PositiveNumber);
+  command->add_option("--length-penalty", length_penalty, "GNMT alpha for beam scores")->check(CLI::NonNegativeNumber);
   command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
   command->add_flag("--json", json, "print the metrics as one JSON object");
   return command;
@@ -41,6 +44,12 @@ void EvalCommand::run() const {
   request.data_file = data_file;
   request.split = split;
   request.generation = loaded.recipe.generation;
+  if (beams) {
+    request.generation.strategy = "beam";
+    request.generation.num_beams = *beams;
+    request.generation.num_return_sequences = 1;
+  }
+  if (length_penalty) request.generation.length_penalty = *length_penalty;
   request.seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
   request.samples = samples;
   auto values = loaded.objective->evaluate_metrics(request);

@@ -12,7 +12,8 @@ namespace zoo::cli {
 struct EvalCommand {
   std::string run_dir, checkpoint = "best", device, data_file, split = "valid";
   std::vector<std::string> metrics;
-  std::optional<int64_t> seed;
+  std::optional<int64_t> seed, beams;
+  std::optional<double> length_penalty;
   int64_t samples = 16;
   bool json = false;
 

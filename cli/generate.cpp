@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <fstream>
@@ -10,6 +11,8 @@
 #include "core/runtime.h"
 #include "eval/text_metrics.h"
 #include "export/archive_decoder.h"
+#include "generation/attention_map.h"
+#include "generation/seq2seq_decoder.h"
 #include "generation/text.h"
 #include "trainers/loop.h"
 
@@ -49,6 +52,27 @@ class TextStream {
   size_t printed_ = 0;
 };
 
+// The attention `decoder` pays to each piece of `prompt` while writing `output`: the output fed
+// back one token at a time (teacher forcing), so the map is the same whichever search chose it.
+generation::AttentionMap attention_of(generation::Seq2SeqDecoder& decoder, const tokenizers::Tokenizer& tokenizer,
+                                      const std::string& prompt, const generation::Tokens& output) {
+  generation::AttentionMap map;
+  const auto source = tokenizer.encode(prompt);
+  for (int64_t id : source) map.source.push_back(tokenizer.id_to_piece(id));
+  for (int64_t id : output) map.output.push_back(tokenizer.id_to_piece(id));
+  if (output.empty()) return map;
+  decoder.record_attention(true);
+  auto ids = torch::tensor(source, torch::kLong).unsqueeze(0);
+  decoder.start(ids, torch::ones_like(ids));
+  for (size_t t = 0; t + 1 < output.size(); ++t) decoder.step(torch::tensor({output[t]}, torch::kLong));
+  auto weights = decoder.attention()[0].to(torch::kDouble).cpu().contiguous();  // (steps, S)
+  for (int64_t t = 0; t < weights.size(0); ++t) {
+    auto row = weights[t];
+    map.weights.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+  }
+  return map;
+}
+
 double perplexity(const generation::Sequence& sequence) {
   return sequence.ids.empty() ? 1.0 : std::exp(-sequence.log_prob / static_cast<double>(sequence.ids.size()));
 }
@@ -79,6 +103,9 @@ CLI::App* GenerateCommand::add_to(CLI::App& app) {
   command->add_option("--stop", stop, "stop string (repeatable)");
   command->add_option("--seed", seed, "sampling seed (default: the recipe's seed)");
   command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+  command->add_option("--attention-map", attention_map,
+                      "seq2seq: draw the attention over the prompt's pieces while writing the output as a PNG heat "
+                      "map (with --json, the matrix goes into the JSON too)");
   command->add_flag("--stream", stream, "print tokens as they are generated");
   command->add_flag("--json", json, "one JSON object per prompt: sequences with log-probabilities, scores and "
                                     "distinct-n; self-BLEU across them");
@@ -90,6 +117,8 @@ void GenerateCommand::run() const {
   if (stream && json) throw UserError("zoo generate: --stream prints text as it comes and --json prints it at the end; choose one");
   if (run_dir.empty() == !torchscript)
     throw UserError("zoo generate: give a run directory or --torchscript FILE.pt (one of them)");
+  if (attention_map && (torchscript || prompt_file))
+    throw UserError("zoo generate: --attention-map draws one prompt of a run directory; drop --torchscript and --prompt-file");
   if (json) log_to_stderr();
   configure_threads(0);
   // From a run directory (the cached decoder) or from an exported archive alone.
@@ -146,14 +175,27 @@ void GenerateCommand::run() const {
       throw UserError("zoo generate: the prompt '" + text + "' is empty after tokenization; give at least one character");
 
   const auto generation_seed = static_cast<uint64_t>(seed.value_or(recipe_seed));
+  const bool continues_prompt = decoder->continues_prompt();
   TextStream streamed(*tokenizer);
-  if (stream) fmt::print("{}", prompts[0]);
+  if (stream && continues_prompt) fmt::print("{}", prompts[0]);
   auto on_token = [&](size_t, size_t, int64_t token) { streamed.add(token); };
   auto results = generation::generate_text(*decoder, *tokenizer, prompts, options, generation_seed,
                                            stream ? on_token : std::function<void(size_t, size_t, int64_t)>{});
   if (stream) {
     fmt::print("\n");
     return;
+  }
+  std::optional<generation::AttentionMap> attention;
+  if (attention_map) {
+    auto* seq2seq = dynamic_cast<generation::Seq2SeqDecoder*>(decoder.get());
+    if (!seq2seq)
+      throw UserError(fmt::format("zoo generate --attention-map: {} trains a '{}' model, which has no attention over "
+                                  "a source; attention maps are for seq2seq runs",
+                                  run_dir, loaded->recipe.model.type));
+    attention = attention_of(*seq2seq, *tokenizer, prompts[0], results[0][0].ids);
+    generation::write_attention_png(*attention, fmt::format("attention: {} -> {}", prompts[0], results[0][0].text),
+                                    *attention_map);
+    if (!json) spdlog::info("attention map of the first sequence: {}", *attention_map);
   }
   for (size_t p = 0; p < prompts.size(); ++p) {
     if (json) {
@@ -174,6 +216,7 @@ void GenerateCommand::run() const {
       }
       // How much the sequences repeat each other.
       if (texts.size() > 1) out["self_bleu"] = eval::self_bleu(texts);
+      if (attention && p == 0) out["attention"] = generation::to_json(*attention);
       fmt::print("{}\n", out.dump());
       continue;
     }
@@ -182,7 +225,7 @@ void GenerateCommand::run() const {
       if (results[p].size() > 1 || prompts.size() > 1)
         fmt::print("--- prompt {}, sequence {} | score {:.3f} | perplexity {:.2f} | {}\n", p + 1, k + 1, sequence.score,
                    perplexity(sequence), sequence.finish_reason);
-      fmt::print("{}{}\n", prompts[p], sequence.text);
+      fmt::print("{}{}\n", continues_prompt ? prompts[p] : "", sequence.text);
     }
   }
 }

@@ -51,7 +51,9 @@ torch::jit::Module trace_module(torch::nn::Module& module, const std::string& cl
     auto fn = [&](torch::jit::Stack stack) -> torch::jit::Stack {
       std::vector<torch::Tensor> tensors;
       for (auto& value : stack) tensors.push_back(value.toTensor());
-      return {method.fn(tensors)};
+      if (!method.tuple_fn) return {method.fn(tensors)};
+      auto outputs = method.tuple_fn(tensors);
+      return {c10::ivalue::Tuple::create(std::vector<c10::IValue>(outputs.begin(), outputs.end()))};
     };
     auto state = torch::jit::tracer::trace(std::move(inputs), fn, [](const torch::autograd::Variable&) { return ""; },
                                            /*strict=*/false, /*force_outplace=*/false, &traced)

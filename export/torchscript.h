@@ -20,6 +20,9 @@ struct TracedMethod {
   std::string name;
   std::vector<torch::Tensor> example_inputs;
   std::function<torch::Tensor(const std::vector<torch::Tensor>&)> fn;
+  // Set instead of fn, the method returns these tensors as one tuple (a seq2seq decode_step
+  // returns its logits and the next state).
+  std::function<std::vector<torch::Tensor>(const std::vector<torch::Tensor>&)> tuple_fn = nullptr;
 };
 
 // A TorchScript module of class `class_name` holding `module`'s parameters and buffers (the

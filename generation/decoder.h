@@ -24,6 +24,11 @@ class Decoder {
   // Tokens that can still be appended before the context is full.
   virtual int64_t room() const = 0;
   virtual int64_t context_length() const = 0;
+  // Whether the output continues the prompt (a language model): then generation may restart on
+  // the last half context of each history once room() runs out (a sliding window), and text is
+  // shown after its prompt. An encoder-decoder answers its source instead: it cannot re-read its
+  // output as a longer source, so generation stops there (finish_reason "length").
+  virtual bool continues_prompt() const { return true; }
   virtual torch::Device device() const = 0;
 };
 

@@ -136,6 +136,7 @@ std::vector<std::vector<Sequence>> sample(Decoder& decoder, const Request& reque
       next = next.index_select(0, index);
     }
     active = std::move(still_active);
+    if (decoder.room() <= 0 && !decoder.continues_prompt()) break;
     logits = decoder.room() > 0 ? decoder.step(next) : restart(decoder, histories(), half_context(decoder));
   }
 
@@ -257,6 +258,8 @@ std::vector<Sequence> beam_search(Decoder& decoder, const Request& request, cons
     decoder.reorder(torch::tensor(parents, torch::kInt64));
     if (decoder.room() > 0) {
       logits = decoder.step(torch::tensor(tokens, torch::kInt64));
+    } else if (!decoder.continues_prompt()) {
+      break;
     } else {
       std::vector<const Tokens*> rows;
       for (const Beam& beam : beams) rows.push_back(&beam.history);

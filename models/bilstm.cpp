@@ -4,30 +4,11 @@
 #include <limits>
 
 #include "core/error.h"
+#include "models/nn/rnn.h"
 
 namespace zoo::models {
 
 namespace {
-
-// For right-padded rows, mask (B, T): the index (B, T) that reverses each row's real positions
-// and leaves its padding in place. Reversing twice gives the identity.
-torch::Tensor reversal_index(const torch::Tensor& mask) {
-  auto positions = torch::ones_like(mask, torch::kLong).cumsum(1) - 1;  // (B, T)
-  auto lengths = mask.to(torch::kLong).sum(1, /*keepdim=*/true);        // (B, 1)
-  return torch::where(positions < lengths, lengths - 1 - positions, positions);
-}
-
-// x (B, T, C) reordered along time by index (B, T).
-torch::Tensor gather_time(const torch::Tensor& x, const torch::Tensor& index) {
-  return x.gather(1, index.unsqueeze(-1).expand_as(x));
-}
-
-// Zero initial states (1, B, H) for x (B, T, C), B taken from the tensor: a default state would
-// bake the traced batch size into an export.
-std::tuple<torch::Tensor, torch::Tensor> zero_state(const torch::Tensor& x, int64_t hidden) {
-  auto zeros = torch::zeros_like(x.select(1, 0).narrow(-1, 0, 1)).expand({-1, hidden}).contiguous().unsqueeze(0);
-  return {zeros, zeros};
-}
 
 torch::nn::LSTM one_layer(int64_t input, int64_t hidden) {
   return torch::nn::LSTM(torch::nn::LSTMOptions(input, hidden).num_layers(1).batch_first(true));
@@ -58,17 +39,19 @@ torch::Tensor BiLSTMImpl::encode(const torch::Tensor& ids, const torch::Tensor& 
   const auto mask = attention_mask.defined() ? attention_mask : torch::ones_like(ids);
   const double p = options_.dropout;
   auto x = torch::dropout(embedding(ids), p, is_training());  // (B, T, E)
-  const auto reverse = options_.bidirectional ? reversal_index(mask) : torch::Tensor();
+  const auto reverse = options_.bidirectional ? nn::reversal_index(mask) : torch::Tensor();
   for (size_t i = 0; i < forward_.size(); ++i) {
     if (i > 0) x = torch::dropout(x, p, is_training());
     // The forward LSTM reaches a row's padding only after its last real token.
-    const auto state = zero_state(x, options_.hidden_size);
+    const auto zeros = nn::zero_state(x, 1, options_.hidden_size);
+    const auto state = std::make_tuple(zeros, zeros);
     auto forward_states = std::get<0>(forward_[i]->forward(x, state));  // (B, T, H)
     if (!options_.bidirectional) {
       x = forward_states;
       continue;
     }
-    auto backward_states = gather_time(std::get<0>(backward_[i]->forward(gather_time(x, reverse), state)), reverse);
+    auto backward_states =
+        nn::gather_time(std::get<0>(backward_[i]->forward(nn::gather_time(x, reverse), state)), reverse);
     x = torch::cat({forward_states, backward_states}, -1);  // (B, T, 2H)
   }
   return x;

@@ -5,6 +5,7 @@
 #include "models/bilstm.h"
 #include "models/gpt.h"
 #include "models/model.h"
+#include "models/seq2seq.h"
 
 namespace zoo::models {
 
@@ -15,6 +16,7 @@ Factory<LanguageModel, const ModelContext&>& language_models() {
 
 void register_models() {
   register_encoder_models();
+  register_seq2seq_models();
   register_bilstm_models();
   language_models().add<GPTOptions>(
       "gpt", "decoder-only transformer language model (GPT-2; Llama-style options)",

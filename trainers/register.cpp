@@ -7,12 +7,14 @@ namespace zoo::trainers {
 void register_lm_trainer();
 void register_mlm_trainer();
 void register_classify_trainer();
+void register_seq2seq_trainer();
 
 void register_trainers() {
   register_optimizers();
   register_lm_trainer();
   register_mlm_trainer();
   register_classify_trainer();
+  register_seq2seq_trainer();
 }
 
 }  // namespace zoo::trainers
