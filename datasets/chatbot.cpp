@@ -40,13 +40,16 @@ class Random {
   std::mt19937_64 engine_;
 };
 
-// "kalo", "miren", "tusaval": two or three consonant-vowel syllables, sometimes a final n, l or r.
+// "kalo", "miren", "chujay": two or three consonant-vowel syllables, sometimes a final
+// consonant. Every letter occurs, so a model learns to copy any of them.
 std::string syllable_name(Random& random) {
-  static const std::string consonants = "bdfgklmnprstvz", vowels = "aeiou", finals = "nlr";
+  static const std::vector<std::string> consonants = {"b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p",
+                                                      "q", "r", "s", "t", "v", "w", "x", "y", "z", "ch", "ph", "gr"};
+  static const std::string vowels = "aeiouy", finals = "nlrsyx";
   std::string name;
   const size_t syllables = 2 + random.below(2);
   for (size_t s = 0; s < syllables; ++s) {
-    name += consonants[random.below(consonants.size())];
+    if (s > 0 || random.chance(0.8)) name += random.pick(consonants);
     name += vowels[random.below(vowels.size())];
   }
   if (random.chance(0.3)) name += finals[random.below(finals.size())];
