@@ -3,11 +3,14 @@
 
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace zoo::testing {
 
@@ -34,6 +37,17 @@ inline ProcessResult run_shell(const std::string& command, const std::filesystem
   result.out = slurp(out);
   result.err = slurp(err);
   return result;
+}
+
+// The events of one kind ("train", "eval", "eval_metrics", ...) of a run's metrics.jsonl, in order.
+inline std::vector<nlohmann::json> events(const std::filesystem::path& metrics, const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    auto event = nlohmann::json::parse(line);
+    if (event.value("event", "") == kind) out.push_back(event);
+  }
+  return out;
 }
 
 // A fresh temporary directory, removed at the end of the test.

@@ -16,6 +16,7 @@
 #include "trainers/loop.h"
 
 namespace fs = std::filesystem;
+using zoo::testing::events;
 using zoo::testing::run_shell;
 
 namespace {
@@ -77,16 +78,6 @@ void write_sentiment(const fs::path& path, int lines, unsigned seed) {
     }
     out << (score >= 0 ? "pos" : "neg") << "\t" << text << "\n";
   }
-}
-
-std::vector<nlohmann::json> events(const fs::path& metrics, const std::string& kind) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    auto event = nlohmann::json::parse(line);
-    if (event.value("event", "") == kind) out.push_back(event);
-  }
-  return out;
 }
 
 class Tagger : public ::testing::Test {

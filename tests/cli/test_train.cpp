@@ -6,6 +6,7 @@
 #include "tests/cli/process.h"
 
 namespace fs = std::filesystem;
+using zoo::testing::events;
 using zoo::testing::run_shell;
 
 namespace {
@@ -29,16 +30,6 @@ trainer:
   scheduler: {type: cosine, warmup_steps: 10}
 generation: {prompt: "the ", max_new_tokens: 40, temperature: 0.8}
 )";
-
-std::vector<nlohmann::json> events(const fs::path& metrics, const std::string& kind) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    auto e = nlohmann::json::parse(line);
-    if (e["event"] == kind) out.push_back(e);
-  }
-  return out;
-}
 
 class TrainRun : public ::testing::Test {
  protected:
