@@ -134,6 +134,7 @@ class Seq2SeqObjective : public Objective {
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
     auto batch = data_->next_train_batch(batch_size);
+    // Counted on the host batch, before it moves to the device: no device sync in the step.
     const int64_t tokens = batch.target_output.ne(datasets::kIgnoreIndex).sum().item<int64_t>();
     const double ratio = options_.teacher_forcing.ratio(micro_steps_ / options_.loop.grad_accum_steps);
     ++micro_steps_;
