@@ -27,8 +27,35 @@ CLI::App* EvalCommand::add_to(CLI::App& app) {
                       "the recipe's generation)")->check(CLI::PositiveNumber);
   command->add_option("--length-penalty", length_penalty, "GNMT alpha for beam scores")->check(CLI::NonNegativeNumber);
   command->add_option("--device", device, "auto, cpu, cuda or cuda:N (default: the recipe's)");
+  command->add_flag("--moe-stats", moe_stats, "instead of the metrics: how the MoE layers route the validation "
+                   "batches (each expert's share of tokens, router entropy)");
   command->add_flag("--json", json, "print the metrics as one JSON object");
   return command;
+}
+
+void EvalCommand::print_routing(trainers::LoadedRun& loaded) const {
+  if (!data_file.empty() || split != "valid")
+    throw UserError("zoo eval --moe-stats: routes the recipe's validation batches; leave out --data and --split");
+  auto routing = trainers::evaluate_routing(*loaded.objective, loaded.recipe);
+  if (routing.is_null())
+    throw UserError("zoo eval --moe-stats: " + run_dir + " has no MoE layers (its model.moe.num_experts is 0)");
+  if (json) {
+    routing["checkpoint"] = loaded.checkpoint_dir;
+    fmt::print("{}\n", routing.dump());
+    return;
+  }
+  fmt::print("{} ({}): routing of the validation batches, valid loss {:.4f}\n", run_dir, loaded.checkpoint_dir,
+             routing["valid_loss"].get<double>());
+  fmt::print("  {:<16} {:>8} {:>10}  share of tokens per expert (fair = {:.3f})\n", "layer", "entropy", "busiest",
+             1.0 / static_cast<double>(routing["layers"].begin()->at("fraction").size()));
+  for (const auto& [name, layer] : routing["layers"].items()) {
+    std::string shares;
+    for (const auto& f : layer["fraction"]) shares += fmt::format(" {:.3f}", f.get<double>());
+    fmt::print("  {:<16} {:>8.3f} {:>9.2f}x {}\n", name, layer["entropy"].get<double>(),
+               layer["max_share"].get<double>(), shares);
+  }
+  fmt::print("  router entropy in nats (uniform: {:.3f}); busiest = the largest share x num_experts\n",
+             routing["max_entropy"].get<double>());
 }
 
 void EvalCommand::run() const {
@@ -39,6 +66,10 @@ void EvalCommand::run() const {
   auto loaded = trainers::load_run(run_dir, checkpoint, device);
   if (auto problem = trainers::unknown_metric(*loaded.objective, metrics); !problem.empty())
     throw UserError("zoo eval --metrics: " + problem);
+  if (moe_stats) {
+    print_routing(loaded);
+    return;
+  }
   trainers::EvalRequest request;
   request.metrics = metrics.empty() ? loaded.objective->default_metrics() : metrics;
   request.data_file = data_file;

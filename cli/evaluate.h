@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace zoo::trainers {
+struct LoadedRun;
+}
+
 namespace zoo::cli {
 
 struct EvalCommand {
@@ -16,9 +20,13 @@ struct EvalCommand {
   std::optional<double> length_penalty;
   int64_t samples = 16;
   bool json = false;
+  bool moe_stats = false;
 
   CLI::App* add_to(CLI::App& app);
   void run() const;
+
+ private:
+  void print_routing(trainers::LoadedRun& loaded) const;
 };
 
 }  // namespace zoo::cli

@@ -21,6 +21,7 @@ void BertOptions::validate(int64_t vocab_size) const {
   if (vocab_size <= 0) fail("vocab_size is " + std::to_string(vocab_size) + "; the tokenizer must have a vocabulary");
   if (d_model % n_head != 0)
     fail("d_model (" + std::to_string(d_model) + ") must be divisible by n_head (" + std::to_string(n_head) + ")");
+  moe.validate(n_layer);
 }
 
 namespace {
@@ -45,13 +46,14 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& ids, const torch:
   return torch::dropout(norm->forward(x), dropout, is_training());
 }
 
-BertLayerImpl::BertLayerImpl(const BertOptions& o) : pre_norm(o.norm_position == "pre") {
+BertLayerImpl::BertLayerImpl(const BertOptions& o, int64_t layer) : pre_norm(o.norm_position == "pre") {
   attn = register_module(
       "attn", nn::SelfAttention(nn::SelfAttentionOptions(o.d_model, o.n_head).causal(false).dropout(o.dropout)));
   ln_1 = register_module("ln_1", layer_norm(o));
-  mlp = register_module("mlp", std::make_shared<nn::GeluMLPImpl>(
-                                   nn::FeedForwardOptions(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model)
-                                       .dropout(o.dropout)));
+  const int64_t d_ff = o.d_ff > 0 ? o.d_ff : 4 * o.d_model;
+  mlp = register_module("mlp", o.moe.replaces(layer)
+                                   ? std::make_shared<nn::MoEImpl>(o.moe, "gelu", o.d_model, d_ff, true, o.dropout)
+                                   : nn::make_feed_forward("gelu", o.d_model, true, o.dropout, d_ff));
   ln_2 = register_module("ln_2", layer_norm(o));
 }
 
@@ -82,7 +84,7 @@ BertImpl::BertImpl(const BertOptions& options, int64_t vocab_size, const BertHea
   embeddings = register_module("embeddings", BertEmbeddings(o, vocab_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.n_layer; ++i) {
-    blocks_.emplace_back(o);
+    blocks_.emplace_back(o, i);
     layers->push_back(blocks_.back());
   }
   if (o.norm_position == "pre") final_norm = register_module("final_norm", layer_norm(o));

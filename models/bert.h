@@ -16,6 +16,7 @@
 #include "models/model.h"
 #include "models/nn/attention.h"
 #include "models/nn/feed_forward.h"
+#include "models/nn/moe.h"
 #include "models/nn/norm.h"
 
 namespace zoo::models {
@@ -34,6 +35,7 @@ struct BertOptions : zoo::Options<BertOptions>, ClassifierOptionsBase {
   std::string norm_position = "post";
   std::string pooling = "cls";
   double layer_norm_eps = 1e-12;
+  nn::MoEOptions moe;
 
   // bert_tiny: 2 layers x 128 (2 heads); bert_mini: 4 x 256 (4); bert_small: 4 x 512 (8).
   void apply_preset(const std::string& name);
@@ -57,6 +59,7 @@ struct BertOptions : zoo::Options<BertOptions>, ClassifierOptionsBase {
     v("pooling", pooling, "sequence classification reads the [CLS] state (through a tanh pooler) or the mean "
       "of the real tokens' states", one_of({"cls", "mean"}));
     v("layer_norm_eps", layer_norm_eps, "LayerNorm epsilon", positive());
+    v.section("moe", moe, "mixture of experts in place of the feed-forward of every n-th block");
   }
 
   // Checks between fields that visit cannot express; throws zoo::UserError("model: ...").
@@ -84,10 +87,11 @@ struct BertEmbeddingsImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertEmbeddings);
 
-// Post-norm: x = ln_1(x + attn(x)); x = ln_2(x + mlp(x)).
+// Post-norm: x = ln_1(x + attn(x)); x = ln_2(x + mlp(x)). mlp is an nn::MoE in the layers
+// options.moe replaces (parameters mlp.router, mlp.experts.<e>.{c_fc, c_proj}).
 // Pre-norm:  x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)).
 struct BertLayerImpl : torch::nn::Module {
-  explicit BertLayerImpl(const BertOptions& options);
+  BertLayerImpl(const BertOptions& options, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const nn::AttentionContext& context);  // (B, T, C)
 
   bool pre_norm;

@@ -19,9 +19,10 @@ void GPTOptions::validate(int64_t vocab_size) const {
     fail("rotary positions need an even head size, d_model / n_head = " + str(d_model / n_head));
   if (pos == "sinusoidal" && d_model % 2 != 0)
     fail("sinusoidal positions need an even d_model, got " + str(d_model));
+  moe.validate(n_layer);
 }
 
-GPTBlockImpl::GPTBlockImpl(const GPTOptions& o) {
+GPTBlockImpl::GPTBlockImpl(const GPTOptions& o, int64_t layer) {
   ln_1 = register_module("ln_1", nn::make_norm(o.norm, o.d_model, o.bias));
   attn = register_module("attn", nn::SelfAttention(nn::SelfAttentionOptions(o.d_model, o.n_head)
                                                        .n_kv_head(o.n_kv_head)
@@ -29,7 +30,9 @@ GPTBlockImpl::GPTBlockImpl(const GPTOptions& o) {
                                                        .bias(o.bias)
                                                        .dropout(o.dropout)));
   ln_2 = register_module("ln_2", nn::make_norm(o.norm, o.d_model, o.bias));
-  mlp = register_module("mlp", nn::make_feed_forward(o.mlp, o.d_model, o.bias, o.dropout));
+  mlp = register_module("mlp", o.moe.replaces(layer)
+                                   ? std::make_shared<nn::MoEImpl>(o.moe, o.mlp, o.d_model, 0, o.bias, o.dropout)
+                                   : nn::make_feed_forward(o.mlp, o.d_model, o.bias, o.dropout));
 }
 
 torch::Tensor GPTBlockImpl::forward(const torch::Tensor& x, const nn::AttentionContext& context) {
@@ -46,7 +49,7 @@ GPTImpl::GPTImpl(const GPTOptions& options, int64_t vocab_size) : options_(optio
   if (o.pos == "rotary") rotary = register_module("rotary", nn::RotaryEmbedding(o.d_model / o.n_head, o.block_size));
   h = register_module("h", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.n_layer; ++i) {
-    blocks_.emplace_back(o);
+    blocks_.emplace_back(o, i);
     h->push_back(blocks_.back());
   }
   ln_f = register_module("ln_f", nn::make_norm(o.norm, o.d_model, o.bias));

@@ -12,6 +12,7 @@
 #include "models/nn/attention.h"
 #include "models/nn/embedding.h"
 #include "models/nn/feed_forward.h"
+#include "models/nn/moe.h"
 #include "models/nn/norm.h"
 
 namespace zoo::models {
@@ -29,6 +30,7 @@ struct GPTOptions : zoo::Options<GPTOptions> {
   std::string norm = "layernorm";
   std::string mlp = "gelu";
   std::string pos = "learned";
+  nn::MoEOptions moe;
 
   template <class V>
   void visit(V& v) {
@@ -44,6 +46,7 @@ struct GPTOptions : zoo::Options<GPTOptions> {
     v("norm", norm, "normalisation layer", one_of({"layernorm", "rmsnorm"}));
     v("mlp", mlp, "feed-forward layer", one_of({"gelu", "swiglu"}));
     v("pos", pos, "position encoding", one_of({"learned", "sinusoidal", "rotary"}));
+    v.section("moe", moe, "mixture of experts in place of the feed-forward of every n-th block");
   }
 
   // Checks between fields (and against vocab_size) that visit cannot express; throws
@@ -51,9 +54,9 @@ struct GPTOptions : zoo::Options<GPTOptions> {
   void validate(int64_t vocab_size) const;
 };
 
-// x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+// x + attn(ln_1(x)), then x + mlp(ln_2(x)); mlp is an nn::MoE in the blocks options.moe replaces.
 struct GPTBlockImpl : torch::nn::Module {
-  explicit GPTBlockImpl(const GPTOptions& options);
+  GPTBlockImpl(const GPTOptions& options, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const nn::AttentionContext& context);  // (B, T, C)
 
   nn::Norm ln_1, ln_2;
@@ -63,7 +66,8 @@ struct GPTBlockImpl : torch::nn::Module {
 TORCH_MODULE(GPTBlock);
 
 // Parameter names: wte, wpe (learned positions), h.<i>.{ln_1, attn.c_attn, attn.c_proj, ln_2,
-// mlp.c_fc, mlp.c_gate (swiglu), mlp.c_proj}, ln_f, lm_head (untied only).
+// mlp.c_fc, mlp.c_gate (swiglu), mlp.c_proj}, ln_f, lm_head (untied only). An MoE block's mlp
+// holds mlp.router and mlp.experts.<e>.{c_fc, c_gate, c_proj}.
 class GPTImpl : public LanguageModelImpl {
  public:
   GPTImpl(const GPTOptions& options, int64_t vocab_size);

@@ -129,11 +129,16 @@ class ClassifyObjective : public Objective {
     auto [input, mask, labels] = tagging_ ? unpack(tagging_data_->next_train_batch(batch_size))
                                           : unpack(classification_data_->next_train_batch(batch_size));
     auto loss = loss_of(logits_of(input, mask), labels);
-    (scale == 1.0 ? loss : loss * scale).backward();
-    return {loss.detach(), input.numel()};
+    MicroStep step;
+    step.loss = loss.detach();
+    step.tokens = input.numel();
+    auto total = add_router_losses(*model_, loss, step);
+    (scale == 1.0 ? total : total * scale).backward();
+    return step;
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {
+    if (!classification_data_ && !tagging_data_) load_data();  // a run loaded for zoo eval
     c10::InferenceMode inference;
     model_->eval();
     const int64_t count = std::min(batches, datasets::batch_count(valid_size(), batch_size));

@@ -25,20 +25,11 @@ struct LMTrainerOptions : Options<LMTrainerOptions>, TrainerOptionsBase {
 class LMObjective : public Objective {
  public:
   LMObjective(const LMTrainerOptions&, const ObjectiveContext& context)
-      : data_spec_(context.recipe->data), tokenizer_(context.tokenizer), device_(context.device) {
+      : recipe_(*context.recipe), data_spec_(context.recipe->data), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
     model_->to(device_);
-    if (context.load_data) {
-      data_ = datasets::data_as<datasets::LMDataset>(
-          datasets::datasets().build(recipe.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe.seed),
-                                                                       model_->context_length()}),
-          recipe.data.type, "lm", "text");
-      if (data_->block_size() > model_->context_length())
-        throw UserError(fmt::format("data.block_size: {} is longer than the model's context of {} tokens (raise "
-                                    "model.block_size or lower data.block_size)",
-                                    data_->block_size(), model_->context_length()));
-    }
+    if (context.load_data) load_data();
   }
 
   torch::nn::Module& model() override { return *model_; }
@@ -55,11 +46,16 @@ class LMObjective : public Objective {
     auto input = batch.input.to(device_, /*non_blocking=*/true);    // (B, T)
     auto target = batch.target.to(device_, /*non_blocking=*/true);  // (B, T)
     auto loss = loss_of(input, target);
-    (scale == 1.0 ? loss : loss * scale).backward();
-    return {loss.detach(), input.numel()};
+    MicroStep step;
+    step.loss = loss.detach();
+    step.tokens = input.numel();
+    auto total = add_router_losses(*model_, loss, step);
+    (scale == 1.0 ? total : total * scale).backward();
+    return step;
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {
+    if (!data_) load_data();  // a run loaded for zoo eval
     c10::InferenceMode inference;
     model_->eval();
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(device_));
@@ -135,6 +131,18 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
   std::unique_ptr<generation::Decoder> decoder() override { return generation::language_model_decoder(*model_); }
 
  private:
+  void load_data() {
+    const Recipe& recipe = recipe_;
+    data_ = datasets::data_as<datasets::LMDataset>(
+        datasets::datasets().build(recipe.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe.seed),
+                                                                     model_->context_length()}),
+        recipe.data.type, "lm", "text");
+    if (data_->block_size() > model_->context_length())
+      throw UserError(fmt::format("data.block_size: {} is longer than the model's context of {} tokens (raise "
+                                  "model.block_size or lower data.block_size)",
+                                  data_->block_size(), model_->context_length()));
+  }
+
   // The text to score: a file given to `zoo eval`, else the recipe's validation file, else the
   // validation tokens held out of the training file (units then come from their decoded text).
   eval::Perplexity validation_perplexity(const std::string& data_file) {
@@ -212,6 +220,7 @@ def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) ->
     return torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}), target.reshape({-1}));
   }
 
+  Recipe recipe_;
   Component data_spec_;  // the recipe's data section, for the validation file
   std::shared_ptr<tokenizers::Tokenizer> tokenizer_;
   torch::Device device_;

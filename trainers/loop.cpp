@@ -18,6 +18,7 @@
 #include "core/runtime.h"
 #include "datasets/dataset.h"
 #include "generation/text.h"
+#include "models/nn/moe.h"
 
 namespace fs = std::filesystem;
 
@@ -220,9 +221,22 @@ std::string train(const TrainRequest& request) {
   std::vector<std::string> eval_metrics = loop.eval_metrics;
   if (loop.best_metric != "loss" && eval_metrics.empty()) eval_metrics = objective->default_metrics();
   auto validate = [&]() -> bool {
-    const double valid_loss = objective->evaluate(loop.eval_batches, loop.batch_size);
+    double valid_loss = 0;
+    nlohmann::json routing;
+    {
+      models::nn::MoEStatsScope moe_stats(objective->model());
+      valid_loss = objective->evaluate(loop.eval_batches, loop.batch_size);
+      if (!moe_stats.empty()) routing = moe_stats.report();
+    }
     progress.break_line();
-    metrics.write("eval", {{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}});
+    nlohmann::json fields{{"step", state.step}, {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)}};
+    if (!routing.is_null()) {
+      spdlog::info("step {}: experts: busiest {:.2f}x its fair share, router entropy {:.3f} nats (uniform {:.3f})",
+                   state.step, routing["max_share"].get<double>(), routing["entropy"].get<double>(),
+                   routing["max_entropy"].get<double>());
+      fields["moe"] = routing;
+    }
+    metrics.write("eval", fields);
     double value = valid_loss;
     if (!eval_metrics.empty()) {
       auto values = objective->evaluate_metrics({eval_metrics, "", recipe.generation, static_cast<uint64_t>(recipe.seed)});
@@ -256,9 +270,12 @@ std::string train(const TrainRequest& request) {
     set_learning_rate(*optimizer, lr, built.lr_scales);
     optimizer->zero_grad();
     torch::Tensor step_loss;
+    std::map<std::string, torch::Tensor> step_terms;
     for (int64_t micro = 0; micro < loop.grad_accum_steps; ++micro) {
       MicroStep result = objective->train_micro_step(loop.batch_size, 1.0 / static_cast<double>(loop.grad_accum_steps));
       step_loss = micro == 0 ? result.loss : step_loss + result.loss;
+      for (auto& [name, value] : result.terms)
+        step_terms[name] = step_terms.count(name) ? step_terms[name] + value : value;
       tokens_since_log += result.tokens;
     }
     torch::Tensor grad_norm;  // read on the host only when logging
@@ -280,6 +297,8 @@ std::string train(const TrainRequest& request) {
       nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr},
                             {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}};
       if (grad_norm.defined()) fields["grad_norm"] = grad_norm.item<double>();
+      for (const auto& [name, value] : step_terms)
+        fields[name] = value.item<double>() / static_cast<double>(loop.grad_accum_steps);
       metrics.write("train", fields);
       last_log = now;
       tokens_since_log = 0;
@@ -364,6 +383,25 @@ std::string format_metrics(const nlohmann::ordered_json& values) {
     line += fmt::format("{}{} {:.4g}", line.empty() ? "" : " | ", name, value.get<double>());
   }
   return line;
+}
+
+torch::Tensor add_router_losses(torch::nn::Module& model, const torch::Tensor& loss, MicroStep& step) {
+  auto router = models::nn::router_losses(model);
+  if (!router.total.defined()) return loss;
+  step.terms["moe_aux_loss"] = router.balance;
+  step.terms["moe_z_loss"] = router.z;
+  if (router.dropped.defined()) step.terms["moe_dropped"] = router.dropped;
+  return loss + router.total;
+}
+
+nlohmann::json evaluate_routing(Objective& objective, const Recipe& recipe) {
+  const LoopOptions& loop = loop_options(recipe);
+  models::nn::MoEStatsScope moe_stats(objective.model());
+  if (moe_stats.empty()) return nullptr;
+  const double valid_loss = objective.evaluate(loop.eval_batches, loop.batch_size);
+  auto report = moe_stats.report();
+  report["valid_loss"] = valid_loss;
+  return report;
 }
 
 LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device_spec) {

@@ -81,7 +81,13 @@ struct EvalRequest {
 struct MicroStep {
   torch::Tensor loss;  // detached, unscaled; read on the host only when logging
   int64_t tokens = 0;  // tokens (or examples) it trained on
+  std::map<std::string, torch::Tensor> terms;  // detached numbers logged beside the loss, by name
 };
+
+// `loss` plus the weighted router losses of the model's MoE layers from the forward just run
+// (nothing for a model without them); their unweighted values go into step.terms as
+// moe_aux_loss, moe_z_loss (and moe_dropped, the share of assignments over capacity).
+torch::Tensor add_router_losses(torch::nn::Module& model, const torch::Tensor& loss, MicroStep& step);
 
 // What a trainer type adds to the loop: the model, how a batch becomes a loss, evaluation.
 class Objective {
@@ -171,6 +177,10 @@ struct LoadedRun {
   torch::Device device = torch::kCPU;
 };
 LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device);
+
+// Routing statistics of the objective's MoE layers (models::nn::MoEStatsScope::report, plus
+// valid_loss) over the recipe's eval_batches validation batches; null for a model without them.
+nlohmann::json evaluate_routing(Objective& objective, const Recipe& recipe);
 
 // Writes the objective's model, the tokenizer saved in `checkpoint_dir` and the resolved
 // recipe as one TorchScript archive at `out`, parameters in `dtype` (float32 or bfloat16; the

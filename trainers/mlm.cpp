@@ -118,8 +118,12 @@ class MLMObjective : public Objective {
                             : from_windows(windows_->next_train_batch(batch_size), std::nullopt);
     auto losses = losses_of(batch);
     auto loss = losses.total();
-    (scale == 1.0 ? loss : loss * scale).backward();
-    return {loss.detach(), batch.input.numel()};
+    MicroStep step;
+    step.loss = loss.detach();
+    step.tokens = batch.input.numel();
+    auto total = add_router_losses(*model_, loss, step);
+    (scale == 1.0 ? total : total * scale).backward();
+    return step;
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

@@ -140,7 +140,10 @@ class Seq2SeqObjective : public Objective {
     ++micro_steps_;
     auto loss = loss_of(batch, ratio);
     (scale == 1.0 ? loss : loss * scale).backward();
-    return {loss.detach(), tokens};
+    MicroStep step;
+    step.loss = loss.detach();
+    step.tokens = tokens;
+    return step;
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

@@ -37,12 +37,13 @@ int64_t swiglu_hidden(int64_t d_model) {
   return (hidden + 63) / 64 * 64;
 }
 
-FeedForward make_feed_forward(const std::string& kind, int64_t d_model, bool bias, double dropout) {
+FeedForward make_feed_forward(const std::string& kind, int64_t d_model, bool bias, double dropout, int64_t hidden) {
   if (kind == "gelu")
-    return std::make_shared<GeluMLPImpl>(FeedForwardOptions(d_model, 4 * d_model).bias(bias).dropout(dropout));
+    return std::make_shared<GeluMLPImpl>(
+        FeedForwardOptions(d_model, hidden > 0 ? hidden : 4 * d_model).bias(bias).dropout(dropout));
   if (kind == "swiglu")
     return std::make_shared<SwiGLUImpl>(
-        FeedForwardOptions(d_model, swiglu_hidden(d_model)).bias(bias).dropout(dropout));
+        FeedForwardOptions(d_model, hidden > 0 ? hidden : swiglu_hidden(d_model)).bias(bias).dropout(dropout));
   throw std::invalid_argument("unknown feed-forward '" + kind + "' (gelu | swiglu)");
 }
 

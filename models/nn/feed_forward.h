@@ -48,7 +48,8 @@ TORCH_MODULE(SwiGLU);
 // multiple of 64 for the matmul kernels.
 int64_t swiglu_hidden(int64_t d_model);
 
-// kind: "gelu" (hidden 4*d_model) | "swiglu" (hidden swiglu_hidden(d_model)).
-FeedForward make_feed_forward(const std::string& kind, int64_t d_model, bool bias, double dropout);
+// kind: "gelu" (hidden 4*d_model) | "swiglu" (hidden swiglu_hidden(d_model)); a hidden > 0
+// replaces that width.
+FeedForward make_feed_forward(const std::string& kind, int64_t d_model, bool bias, double dropout, int64_t hidden = 0);
 
 }  // namespace zoo::models::nn
