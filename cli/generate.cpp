@@ -130,6 +130,10 @@ void GenerateCommand::run() const {
   int64_t recipe_seed = 0;
   if (torchscript) {
     archive = exporting::load_exported(*torchscript);
+    if (!archive->module.find_method("forward") && archive->module.find_method("decode_step"))
+      throw UserError(*torchscript + ": a seq2seq archive (encode, decode_step); zoo generate --torchscript runs "
+                      "language models, so generate from the run directory (zoo generate RUN_DIR), or decode from "
+                      "the archive as tests/python/seq2seq_greedy_from_archive.py does");
     decoder = exporting::archive_decoder(archive->module, archive->context_length);
     tokenizer = archive->tokenizer;
     options = archive->generation;

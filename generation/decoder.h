@@ -24,6 +24,9 @@ class Decoder {
   // Tokens that can still be appended before the context is full.
   virtual int64_t room() const = 0;
   virtual int64_t context_length() const = 0;
+  // The most prompt tokens start() reads at first; a longer prompt keeps its last ones. A
+  // language model's is its context; an encoder-decoder's, the longest source it trained on.
+  virtual int64_t prompt_limit() const { return context_length(); }
   // Whether the output continues the prompt (a language model): then generation may restart on
   // the last half context of each history once room() runs out (a sliding window), and text is
   // shown after its prompt. An encoder-decoder answers its source instead: it cannot re-read its

@@ -83,7 +83,6 @@ std::vector<std::vector<Sequence>> sample(Decoder& decoder, const Request& reque
   const GenerationOptions& options = request.options;
   auto generator = at::detail::createCPUGenerator(request.seed);
   const auto draws = static_cast<size_t>(options.num_return_sequences);
-  const auto context = static_cast<size_t>(decoder.context_length());
 
   std::vector<Row> rows;
   for (size_t p = 0; p < request.prompts.size(); ++p)
@@ -96,7 +95,7 @@ std::vector<std::vector<Sequence>> sample(Decoder& decoder, const Request& reque
     return list;
   };
 
-  torch::Tensor logits = restart(decoder, histories(), context);
+  torch::Tensor logits = restart(decoder, histories(), static_cast<size_t>(decoder.prompt_limit()));
   for (int64_t step = 0; step < options.max_new_tokens && !active.empty(); ++step) {
     auto host = host_logits(logits);  // (B, V)
     auto model_log_probs = host.log_softmax(1);
@@ -188,7 +187,7 @@ std::vector<Sequence> beam_search(Decoder& decoder, const Request& request, cons
   std::vector<Beam> beams(width, Beam{prompt, {}, kNegativeInfinity});
   beams[0].sum = 0;
   std::vector<const Tokens*> first{&prompt};
-  auto logits = restart(decoder, first, static_cast<size_t>(decoder.context_length()));
+  auto logits = restart(decoder, first, static_cast<size_t>(decoder.prompt_limit()));
   decoder.reorder(torch::zeros({static_cast<int64_t>(width)}, torch::kInt64));
   logits = logits.expand({static_cast<int64_t>(width), logits.size(1)});
 

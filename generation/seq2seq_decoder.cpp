@@ -3,10 +3,12 @@
 
 namespace zoo::generation {
 
-Seq2SeqDecoder::Seq2SeqDecoder(models::Seq2SeqImpl& model, int64_t bos, int64_t max_length)
+Seq2SeqDecoder::Seq2SeqDecoder(models::Seq2SeqImpl& model, int64_t bos, int64_t max_length,
+                               int64_t max_source_length)
     : model_(model),
       bos_(bos),
       max_length_(max_length),
+      max_source_length_(max_source_length),
       device_(model.parameters().front().device()),
       was_training_(model.is_training()) {
   TORCH_CHECK(max_length >= 1, "a seq2seq decoder needs room for at least one output, got max_length ", max_length);

@@ -208,7 +208,7 @@ class Seq2SeqObjective : public Objective {
   }
 
   std::unique_ptr<generation::Decoder> decoder() override {
-    return std::make_unique<generation::Seq2SeqDecoder>(*model_, bos_, max_output_length());
+    return std::make_unique<generation::Seq2SeqDecoder>(*model_, bos_, max_output_length(), max_source_length());
   }
 
   // encode(source, source_mask) -> (memory, keys, mask, h, c, feed) and
@@ -276,6 +276,12 @@ class Seq2SeqObjective : public Objective {
     return kDefaultOutputLength;
   }
 
+  // Generation reads sources as training did: at most this many tokens, the last ones (0 = any).
+  int64_t max_source_length() const {
+    const auto& data = recipe_.data.as<datasets::PairsOptions>();
+    return data.source_max_length > 0 ? data.source_max_length : data.max_length;
+  }
+
   // The outputs' tokens, one list per source, decoded kPromptsPerBatch sources at a time.
   std::vector<eval::Words> decode_all(const std::vector<generation::Tokens>& sources, const EvalRequest& request) {
     generation::Request generate;
@@ -284,7 +290,7 @@ class Seq2SeqObjective : public Objective {
     generate.seed = request.seed;
     generate.stop_tokens = {eos_};
     generate.decode = [this](const generation::Tokens& ids) { return tokenizer_->decode(ids); };
-    generation::Seq2SeqDecoder decoder(*model_, bos_, max_output_length());
+    generation::Seq2SeqDecoder decoder(*model_, bos_, max_output_length(), max_source_length());
     std::vector<eval::Words> outputs;
     for (size_t from = 0; from < sources.size(); from += kPromptsPerBatch) {
       const size_t to = std::min(sources.size(), from + kPromptsPerBatch);

@@ -136,3 +136,51 @@ TEST(Seq2seqDecoder, RecordedAttentionFollowsRowsAndMatchesTeacherForcing) {
     EXPECT_EQ(recorded[r].narrow(1, n, 6 - n).abs().sum().item<double>(), 0.0) << "row " << r;
   }
 }
+
+// The output limit never cuts the source: a 30-token source with outputs of at most 5 decodes
+// as the model's own encode of all 30 does (greedy, beam). A source limit keeps the last tokens,
+// as training's left truncation does.
+TEST(Seq2seqDecoder, SourcesLongerThanTheOutputLimitAreReadWhole) {
+  auto model = build("bahdanau");
+  Tokens source;
+  for (int64_t i = 0; i < 30; ++i) source.push_back(3 + (i * 7) % (kVocab - 3));
+  struct Decoded {
+    Tokens ids;
+    double log_prob = 0;
+  };
+  auto manual = [&](const Tokens& ids) {  // greedy by hand on encode/decode_step
+    torch::NoGradGuard no_grad;
+    model->eval();
+    auto src = torch::tensor(ids).unsqueeze(0);
+    auto state = model->encode(src, torch::ones_like(src));
+    Decoded out;
+    auto token = torch::full({1}, kBos, torch::kLong);
+    for (int i = 0; i < 4; ++i) {
+      auto step = model->decode_step(state, token);
+      state = step.state;
+      auto log_probs = torch::log_softmax(step.logits, -1);
+      token = step.logits.argmax(-1);
+      out.ids.push_back(token.item<int64_t>());
+      out.log_prob += log_probs[0][out.ids.back()].item<double>();
+    }
+    return out;
+  };
+  auto request = greedy({source}, 4);
+  request.stop_tokens.clear();
+  auto expect_decodes_as = [&](Seq2SeqDecoder& decoder, const Decoded& expected, const char* what) {
+    auto got = zoo::generation::generate(decoder, request)[0][0];
+    EXPECT_EQ(got.ids, expected.ids) << what;
+    EXPECT_NEAR(got.log_prob, expected.log_prob, 1e-4) << what;
+  };
+  Seq2SeqDecoder whole(*model, kBos, 5);
+  expect_decodes_as(whole, manual(source), "greedy");
+  request.options.strategy = "beam";
+  request.options.num_beams = 1;
+  expect_decodes_as(whole, manual(source), "beam");
+
+  request.options.strategy = "greedy";
+  Seq2SeqDecoder limited(*model, kBos, 5, /*max_source_length=*/12);
+  const Tokens last(source.end() - 12, source.end());
+  expect_decodes_as(limited, manual(last), "the last 12");
+  EXPECT_GT(std::abs(manual(last).log_prob - manual(source).log_prob), 1e-3);  // the cut matters to this model
+}
