@@ -41,8 +41,14 @@ class Random {
 };
 
 // "kalo", "miren", "chujay": two or three consonant-vowel syllables, sometimes a final
-// consonant. Every letter occurs, so a model learns to copy any of them.
-std::string syllable_name(Random& random) {
+// consonant; or, a third of the time, 3 to 7 letters drawn uniformly ("qzeuvb"), so that no
+// spelling habit can stand in for reading the name off the context.
+std::string generated_name(Random& random) {
+  if (random.chance(1.0 / 3.0)) {
+    std::string name(3 + random.below(5), 'a');
+    for (auto& c : name) c = static_cast<char>('a' + random.below(26));
+    return name;
+  }
   static const std::vector<std::string> consonants = {"b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p",
                                                       "q", "r", "s", "t", "v", "w", "x", "y", "z", "ch", "ph", "gr"};
   static const std::string vowels = "aeiouy", finals = "nlrsyx";
@@ -60,7 +66,7 @@ std::string syllable_name(Random& random) {
 std::vector<std::string> fresh_names(Random& random, size_t count, std::set<std::string>& taken) {
   std::vector<std::string> names;
   while (names.size() < count) {
-    std::string name = syllable_name(random);
+    std::string name = generated_name(random);
     if (taken.insert(name).second) names.push_back(name);
   }
   return names;
@@ -203,11 +209,12 @@ std::vector<ScriptedConversation> read_conversations(const std::string& path) {
 ChatbotCorpus generate_chatbot_corpus(int64_t train_conversations, int64_t valid_conversations) {
   Random random(20261201);
   std::set<std::string> taken(kScriptedNames.begin(), kScriptedNames.end());
-  const auto train_names = fresh_names(random, 4000, taken);
-  const auto valid_names = fresh_names(random, 300, taken);
+  // A name of its own for every conversation: a name met once cannot be memorised, only copied.
+  const auto train_names = fresh_names(random, static_cast<size_t>(train_conversations), taken);
+  const auto valid_names = fresh_names(random, static_cast<size_t>(valid_conversations), taken);
   ChatbotCorpus corpus;
-  for (int64_t i = 0; i < train_conversations; ++i) add_conversation(random, random.pick(train_names), corpus.train);
-  for (int64_t i = 0; i < valid_conversations; ++i) add_conversation(random, random.pick(valid_names), corpus.valid);
+  for (const auto& name : train_names) add_conversation(random, name, corpus.train);
+  for (const auto& name : valid_names) add_conversation(random, name, corpus.valid);
   corpus.conversations = scripted_conversations(random);
   return corpus;
 }

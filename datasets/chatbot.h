@@ -6,9 +6,10 @@
 //
 // `zoo data prepare chatbot` writes data/chatbot/{train,valid}.tsv as pairs (the context of
 // the user turns so far, chat_context(), <TAB> the reply) and conversations.txt: 10 scripted
-// conversations whose names never occur in train or valid, for `zoo chat --script`. Train
-// names are made of random syllables, valid ones too (a disjoint set), the scripted ones are
-// common English names.
+// conversations whose names never occur in train or valid, for `zoo chat --script`. Every
+// train and valid conversation has a generated name of its own (random syllables or random
+// letters), so a model can answer only by copying the name from the context; the scripted
+// names are common English names.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,6 @@ std::vector<ScriptedConversation> read_conversations(const std::string& path);
 struct ChatbotCorpus {
   std::string train, valid, conversations;
 };
-ChatbotCorpus generate_chatbot_corpus(int64_t train_conversations = 12000, int64_t valid_conversations = 600);
+ChatbotCorpus generate_chatbot_corpus(int64_t train_conversations = 20000, int64_t valid_conversations = 600);
 
 }  // namespace zoo::datasets

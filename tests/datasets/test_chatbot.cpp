@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -67,6 +68,20 @@ TEST(Chatbot, NameAnswersFollowFromTheContext) {
   }
   EXPECT_GT(answered, 200);
   EXPECT_GT(untold, 10);
+}
+
+// A name per conversation: a model cannot memorise the names, it has to copy them.
+TEST(Chatbot, NoTwoConversationsShareAName) {
+  auto corpus = generate_chatbot_corpus(2000, 100);
+  std::map<std::string, std::set<int>> conversations_of;  // answered name -> conversations it answers in
+  int conversation = -1;
+  for (const auto& [context, reply] : pairs(corpus.train)) {
+    if (context.find(" | ") == std::string::npos) ++conversation;  // a first turn opens a conversation
+    const std::string prefix = "your name is ";
+    if (reply.rfind(prefix, 0) == 0) conversations_of[reply.substr(prefix.size())].insert(conversation);
+  }
+  EXPECT_GT(conversations_of.size(), 600u);
+  for (const auto& [name, where] : conversations_of) EXPECT_EQ(where.size(), 1u) << name;
 }
 
 TEST(Chatbot, ScriptedNamesNeverOccurInTrainingOrValidation) {
