@@ -31,6 +31,11 @@ const std::vector<BenchConfig> kConfigs = {
     {"tiny", "{type: gpt, n_layer: 2, n_head: 2, d_model: 64, block_size: 64}", 8, 64, 96},
     // recipes/quickstart.yaml (vocabulary: the Brown corpus's 86 characters)
     {"quickstart", "{type: gpt, n_layer: 4, n_head: 4, d_model: 128, block_size: 64}", 16, 64, 86},
+    // recipes/moe_gpt_quickstart.yaml: the same active parameters per token
+    {"quickstart_moe",
+     "{type: gpt, n_layer: 4, n_head: 4, d_model: 128, block_size: 64, moe: {num_experts: 4, top_k: 2, every: 2, "
+     "hidden: 256}}",
+     16, 64, 86},
     // nanoGPT's config/train_shakespeare_char.py
     {"shakespeare_char", "{type: gpt, n_layer: 6, n_head: 6, d_model: 384, block_size: 256, dropout: 0.2}", 64, 256, 65},
 };
@@ -70,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads; 0 = every core");
   std::string profile;
   app.add_option("--profile", profile, "write a chrome trace of the timed steps of the last config to this file");
-  app.add_option("--configs", names, "configs: tiny, quickstart, shakespeare_char")->delimiter(',');
+  app.add_option("--configs", names, "configs: tiny, quickstart, quickstart_moe, shakespeare_char")->delimiter(',');
   std::string custom_model;
   int64_t custom_batch = 32, custom_block = 128;
   app.add_option("--model", custom_model, "a recipe model section to time as config 'custom', e.g. '{type: gpt, n_layer: 2}'");
@@ -111,15 +116,21 @@ int main(int argc, char** argv) {
 
     // FLOPs per token as nanoGPT's estimate_mfu (PaLM appendix B): 6N for the weights' forward
     // and backward, plus 12·L·d·T for attention scores and values; N without position embeddings.
+    // An MoE layer's token runs through top_k of its experts: only their share of the expert
+    // parameters counts (the active parameters).
+    const auto& gpt = component.as<zoo::models::GPTOptions>();
     int64_t n_params = 0, n_position = 0;
+    double n_idle = 0;
     for (const auto& p : model->named_parameters()) {
       n_params += p.value().numel();
       if (p.key().find("wpe") != std::string::npos) n_position += p.value().numel();
+      if (p.key().find(".experts.") != std::string::npos)
+        n_idle += static_cast<double>(p.value().numel()) * static_cast<double>(gpt.moe.num_experts - gpt.moe.top_k) /
+                  static_cast<double>(gpt.moe.num_experts);
     }
-    const auto& gpt = component.as<zoo::models::GPTOptions>();
     const auto layers = static_cast<double>(gpt.n_layer), width = static_cast<double>(gpt.d_model);
     const double flops_per_token =
-        6.0 * static_cast<double>(n_params - n_position) + 12.0 * layers * width * static_cast<double>(config->block_size);
+        6.0 * (static_cast<double>(n_params - n_position) - n_idle) + 12.0 * layers * width * static_cast<double>(config->block_size);
 
     std::vector<double> times;
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profiler;
