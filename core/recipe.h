@@ -74,6 +74,28 @@ struct ExportOptions {
   }
 };
 
+// The recipe's `lora: {rank, alpha, dropout, targets, trainable}`: adapters on any model's
+// linear layers (models/nn/lora.h), injected when the model is built.
+struct LoRAOptions : zoo::Options<LoRAOptions> {
+  int64_t rank = 0;
+  double alpha = 16;
+  double dropout = 0.05;
+  std::vector<std::string> targets;
+  std::vector<std::string> trainable;
+
+  template <class V>
+  void visit(V& v) {
+    v("rank", rank, "adapter rank r; 0 = no LoRA (train every parameter)", non_negative());
+    v("alpha", alpha, "the adapter's update is scaled by alpha / rank", positive());
+    v("dropout", dropout, "dropout on the adapter's input", between(0, 1));
+    v("targets", targets, "linear layers to adapt, as module-path patterns matched against each path's end: "
+      "\"attn.c_attn\", \"attn.*\", \"mlp.*\" (* = any characters); each must match at least one layer");
+    v("trainable", trainable, "parameters trained besides the adapters (a head, say), as the same patterns "
+      "matched against parameter names");
+  }
+  bool enabled() const { return rank > 0; }
+};
+
 struct Recipe {
   std::string name;
   int64_t seed = 1337;
@@ -85,6 +107,7 @@ struct Recipe {
   Component trainer{"lm", nullptr};
   GenerationOptions generation;
   ExportOptions exports;
+  LoRAOptions lora;
 
   template <class V>
   void visit(V& v) {
@@ -98,6 +121,7 @@ struct Recipe {
     v.component("trainer", trainer, "trainer", "the objective and the training loop");
     v.section("generation", generation, "sampling defaults");
     v.section("export", exports, "what training writes at its end besides checkpoints");
+    v.section("lora", lora, "low-rank adapters: train them alone, the model frozen");
   }
 };
 

@@ -67,7 +67,7 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const nn::Attention
 }
 
 BertMaskedLMHeadImpl::BertMaskedLMHeadImpl(const BertOptions& o, int64_t vocab_size) {
-  dense = register_module("dense", torch::nn::Linear(o.d_model, o.d_model));
+  dense = register_module("dense", nn::LoRALinear(o.d_model, o.d_model));
   norm = register_module("norm", layer_norm(o));
   bias = register_parameter("bias", torch::zeros({vocab_size}));
 }
@@ -91,11 +91,11 @@ BertImpl::BertImpl(const BertOptions& options, int64_t vocab_size, const BertHea
   if (heads.masked_lm) mlm = register_module("mlm", BertMaskedLMHead(o, vocab_size));
   // The tanh pooler over [CLS] serves next-sentence prediction and [CLS] classification.
   if (heads.next_sentence || (heads.sequence_labels > 0 && o.pooling == "cls"))
-    pooler = register_module("pooler", torch::nn::Linear(o.d_model, o.d_model));
-  if (heads.next_sentence) nsp = register_module("nsp", torch::nn::Linear(o.d_model, 2));
+    pooler = register_module("pooler", nn::LoRALinear(o.d_model, o.d_model));
+  if (heads.next_sentence) nsp = register_module("nsp", nn::LoRALinear(o.d_model, 2));
   if (heads.sequence_labels > 0)
-    classifier = register_module("classifier", torch::nn::Linear(o.d_model, heads.sequence_labels));
-  if (heads.token_labels > 0) tagger = register_module("tagger", torch::nn::Linear(o.d_model, heads.token_labels));
+    classifier = register_module("classifier", nn::LoRALinear(o.d_model, heads.sequence_labels));
+  if (heads.token_labels > 0) tagger = register_module("tagger", nn::LoRALinear(o.d_model, heads.token_labels));
   init_weights();
 }
 

@@ -16,6 +16,7 @@
 #include "models/model.h"
 #include "models/nn/attention.h"
 #include "models/nn/feed_forward.h"
+#include "models/nn/lora.h"
 #include "models/nn/moe.h"
 #include "models/nn/norm.h"
 
@@ -106,7 +107,7 @@ struct BertMaskedLMHeadImpl : torch::nn::Module {
   BertMaskedLMHeadImpl(const BertOptions& options, int64_t vocab_size);
   torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& word_embeddings);  // (N, C) -> (N, V)
 
-  torch::nn::Linear dense{nullptr};
+  nn::LoRALinear dense{nullptr};
   nn::Norm norm;
   torch::Tensor bias;
 };
@@ -161,7 +162,7 @@ class BertImpl : public ClassifierImpl {
   nn::Norm final_norm;             // pre-norm only
   // Heads, null unless asked for.
   BertMaskedLMHead mlm{nullptr};
-  torch::nn::Linear pooler{nullptr}, nsp{nullptr}, classifier{nullptr}, tagger{nullptr};
+  nn::LoRALinear pooler{nullptr}, nsp{nullptr}, classifier{nullptr}, tagger{nullptr};
 };
 TORCH_MODULE(Bert);
 

@@ -30,8 +30,8 @@ BiLSTMImpl::BiLSTMImpl(const BiLSTMOptions& options, int64_t vocab_size, int64_t
     if (o.bidirectional) backward_.push_back(layer->register_module("backward_lstm", one_layer(input, o.hidden_size)));
     layers->push_back(layer);
   }
-  if (sequence_labels > 0) classifier = register_module("classifier", torch::nn::Linear(output_size(), sequence_labels));
-  if (token_labels > 0) tagger = register_module("tagger", torch::nn::Linear(output_size(), token_labels));
+  if (sequence_labels > 0) classifier = register_module("classifier", nn::LoRALinear(output_size(), sequence_labels));
+  if (token_labels > 0) tagger = register_module("tagger", nn::LoRALinear(output_size(), token_labels));
 }
 
 torch::Tensor BiLSTMImpl::encode(const torch::Tensor& ids, const torch::Tensor& attention_mask) {

@@ -10,6 +10,7 @@
 
 #include "core/options.h"
 #include "models/model.h"
+#include "models/nn/lora.h"
 
 namespace zoo::models {
 
@@ -66,7 +67,7 @@ class BiLSTMImpl : public ClassifierImpl {
   torch::nn::Embedding embedding{nullptr};
   torch::nn::ModuleList layers;
   std::vector<torch::nn::LSTM> forward_, backward_;  // per layer; the same modules as in layers
-  torch::nn::Linear classifier{nullptr}, tagger{nullptr};
+  nn::LoRALinear classifier{nullptr}, tagger{nullptr};
 };
 
 // Called by register_models().

@@ -54,7 +54,7 @@ GPTImpl::GPTImpl(const GPTOptions& options, int64_t vocab_size) : options_(optio
   }
   ln_f = register_module("ln_f", nn::make_norm(o.norm, o.d_model, o.bias));
   if (!o.tie_weights)
-    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(o.d_model, vocab_size).bias(false)));
+    lm_head = register_module("lm_head", nn::LoRALinear(torch::nn::LinearOptions(o.d_model, vocab_size).bias(false)));
   init_weights();
 }
 

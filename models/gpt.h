@@ -12,6 +12,7 @@
 #include "models/nn/attention.h"
 #include "models/nn/embedding.h"
 #include "models/nn/feed_forward.h"
+#include "models/nn/lora.h"
 #include "models/nn/moe.h"
 #include "models/nn/norm.h"
 
@@ -97,7 +98,7 @@ class GPTImpl : public LanguageModelImpl {
   torch::nn::ModuleList h;
   std::vector<GPTBlock> blocks_;  // the same modules as h, typed
   nn::Norm ln_f;
-  torch::nn::Linear lm_head{nullptr};  // only when weights are untied; tied logits use wte
+  nn::LoRALinear lm_head{nullptr};  // only when weights are untied; tied logits use wte
 };
 TORCH_MODULE(GPT);
 

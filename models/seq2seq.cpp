@@ -93,11 +93,11 @@ std::pair<torch::Tensor, torch::Tensor> Seq2SeqEncoderLayerImpl::forward(const t
 Seq2SeqAttentionImpl::Seq2SeqAttentionImpl(const std::string& kind_, int64_t hidden_size, int64_t attention_dim)
     : kind(kind_) {
   if (kind == "bahdanau") {
-    query = register_module("query", torch::nn::Linear(torch::nn::LinearOptions(hidden_size, attention_dim).bias(false)));
-    key = register_module("key", torch::nn::Linear(hidden_size, attention_dim));
-    v = register_module("v", torch::nn::Linear(torch::nn::LinearOptions(attention_dim, 1).bias(false)));
+    query = register_module("query", nn::LoRALinear(torch::nn::LinearOptions(hidden_size, attention_dim).bias(false)));
+    key = register_module("key", nn::LoRALinear(hidden_size, attention_dim));
+    v = register_module("v", nn::LoRALinear(torch::nn::LinearOptions(attention_dim, 1).bias(false)));
   } else if (kind == "luong_general") {
-    query = register_module("query", torch::nn::Linear(torch::nn::LinearOptions(hidden_size, hidden_size).bias(false)));
+    query = register_module("query", nn::LoRALinear(torch::nn::LinearOptions(hidden_size, hidden_size).bias(false)));
   }
 }
 
@@ -129,17 +129,17 @@ Seq2SeqImpl::Seq2SeqImpl(const Seq2SeqOptions& options, int64_t vocab_size) : op
     encoder_layers_.emplace_back(o.cell, i == 0 ? o.embedding_dim : H, direction_size, o.bidirectional);
     encoder->push_back(encoder_layers_.back());
   }
-  bridge_h = register_module("bridge_h", torch::nn::Linear(H, o.decoder_layers * H));
-  if (o.cell == "lstm") bridge_c = register_module("bridge_c", torch::nn::Linear(H, o.decoder_layers * H));
+  bridge_h = register_module("bridge_h", nn::LoRALinear(H, o.decoder_layers * H));
+  if (o.cell == "lstm") bridge_c = register_module("bridge_c", nn::LoRALinear(H, o.decoder_layers * H));
   int64_t decoder_input = o.embedding_dim;
   if (o.attention == "bahdanau") decoder_input += H;
   if (o.input_feeding) decoder_input += H;
   decoder_rnn = Recurrent(*this, "decoder_rnn", o.cell, decoder_input, H, o.decoder_layers, o.dropout);
   if (o.attention != "none") {
     attention = register_module("attention", Seq2SeqAttention(o.attention, H, o.attention_dim > 0 ? o.attention_dim : H));
-    combine = register_module("combine", torch::nn::Linear(torch::nn::LinearOptions(2 * H, H).bias(false)));
+    combine = register_module("combine", nn::LoRALinear(torch::nn::LinearOptions(2 * H, H).bias(false)));
   }
-  if (!o.tie_embeddings) output = register_module("output", torch::nn::Linear(H, vocab_size));
+  if (!o.tie_embeddings) output = register_module("output", nn::LoRALinear(H, vocab_size));
   init_weights();
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/options.h"
 #include "core/registry.h"
+#include "models/nn/lora.h"
 
 namespace zoo::models {
 
@@ -128,9 +129,9 @@ struct Seq2SeqAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& keys, const torch::Tensor& mask);
 
   std::string kind;
-  torch::nn::Linear query{nullptr};  // bahdanau W_q, luong_general W_a
-  torch::nn::Linear key{nullptr};    // bahdanau W_k
-  torch::nn::Linear v{nullptr};      // bahdanau
+  nn::LoRALinear query{nullptr};  // bahdanau W_q, luong_general W_a
+  nn::LoRALinear key{nullptr};    // bahdanau W_k
+  nn::LoRALinear v{nullptr};      // bahdanau
 };
 TORCH_MODULE(Seq2SeqAttention);
 
@@ -176,11 +177,11 @@ class Seq2SeqImpl : public torch::nn::Module {
   torch::nn::Embedding source_embedding{nullptr}, target_embedding{nullptr};
   torch::nn::ModuleList encoder;
   std::vector<Seq2SeqEncoderLayer> encoder_layers_;  // the same modules as encoder, typed
-  torch::nn::Linear bridge_h{nullptr}, bridge_c{nullptr};
+  nn::LoRALinear bridge_h{nullptr}, bridge_c{nullptr};
   Recurrent decoder_rnn;
   Seq2SeqAttention attention{nullptr};
-  torch::nn::Linear combine{nullptr};
-  torch::nn::Linear output{nullptr};  // untied only; tied logits use target_embedding
+  nn::LoRALinear combine{nullptr};
+  nn::LoRALinear output{nullptr};  // untied only; tied logits use target_embedding
 };
 TORCH_MODULE(Seq2Seq);
 

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "models/nn/lora.h"
 #include "trainers/loop.h"
 
 namespace zoo::trainers {
@@ -19,6 +20,9 @@ ExportSummary export_torchscript(Objective& objective, const Recipe& recipe, con
   if (methods.empty())
     throw UserError(fmt::format("export: the {} trainer's model ({}) has no TorchScript export yet", recipe.trainer.type,
                                 recipe.model.type));
+  // Adapters fold into their layers' weights (in place, like the dtype below): the archive runs
+  // plain linear layers at the base model's speed.
+  models::nn::merge_lora(objective.model());
   if (dtype == "bfloat16") objective.model().to(torch::kBFloat16);  // the archive shares these tensors
   auto module = exporting::trace_module(objective.model(), recipe.model.type, methods, objective.export_source());
 

@@ -18,6 +18,7 @@
 #include "core/runtime.h"
 #include "datasets/dataset.h"
 #include "generation/text.h"
+#include "models/nn/lora.h"
 #include "models/nn/moe.h"
 
 namespace fs = std::filesystem;
@@ -44,9 +45,10 @@ std::string default_run_dir(const Recipe& recipe) {
   return loop.output_dir.empty() ? "runs/" + recipe.name : loop.output_dir;
 }
 
-int64_t count_parameters(torch::nn::Module& model) {
+int64_t count_parameters(torch::nn::Module& model, bool trainable_only = false) {
   int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
+  for (const auto& p : model.parameters())
+    if (!trainable_only || p.requires_grad()) n += p.numel();
   return n;
 }
 
@@ -167,6 +169,10 @@ std::string train(const TrainRequest& request) {
                                : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
+  if (recipe.lora.enabled()) {
+    auto adapted = models::nn::inject_lora(objective->model(), recipe.lora);
+    spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
+  }
   check_metrics(*objective, recipe, loaded.document);
   auto groups = objective->parameter_groups();
   BuiltOptimizer built = optimizers().build(loop.optimizer, groups);
@@ -184,11 +190,17 @@ std::string train(const TrainRequest& request) {
   MetricsLog metrics((fs::path(run_dir) / "metrics.jsonl").string());
 
   const int64_t parameters = count_parameters(objective->model());
-  spdlog::info("{} {}: {} parameters on {}, {} thread{}", resuming ? "resuming" : "training", recipe.name,
-               format_count(static_cast<double>(parameters)), device.str(), threads, threads == 1 ? "" : "s");
+  const int64_t trainable = count_parameters(objective->model(), /*trainable_only=*/true);
+  spdlog::info("{} {}: {} parameters{} on {}, {} thread{}", resuming ? "resuming" : "training", recipe.name,
+               format_count(static_cast<double>(parameters)),
+               trainable == parameters ? ""
+                                       : fmt::format(" ({} trainable, {:.2f}%)", format_count(static_cast<double>(trainable)),
+                                                     100.0 * static_cast<double>(trainable) / static_cast<double>(parameters)),
+               device.str(), threads, threads == 1 ? "" : "s");
   if (resume_from) spdlog::info("resuming from {} (step {})", *resume_from, state.step);
   metrics.write(resuming ? "resume" : "start", {{"step", state.step},
                                                 {"parameters", parameters},
+                                                {"trainable_parameters", trainable},
                                                 {"device", device.str()},
                                                 {"threads", threads},
                                                 {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
@@ -419,6 +431,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
   context.load_data = false;
   context.checkpoint_dir = *checkpoint;
   run.objective = objectives().build(run.recipe.trainer, context);
+  if (run.recipe.lora.enabled()) models::nn::inject_lora(run.objective->model(), run.recipe.lora);
   load_weights(*run.objective, *checkpoint, run.device);
   return run;
 }
@@ -428,6 +441,10 @@ ModelSummary summarize(const LoadedRecipe& loaded) {
   auto tokenizer = datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
   auto objective = objectives().build(recipe.trainer, context);
+  if (recipe.lora.enabled()) {
+    auto adapted = models::nn::inject_lora(objective->model(), recipe.lora);
+    spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
+  }
   check_metrics(*objective, recipe, loaded.document);
   ModelSummary summary;
   summary.parameters = count_parameters(objective->model());

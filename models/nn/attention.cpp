@@ -88,8 +88,8 @@ SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options) : opti
   TORCH_CHECK(d % heads == 0, "d_model ", d, " is not divisible by n_head ", heads);
   TORCH_CHECK(heads % kv_heads == 0, "n_head ", heads, " is not divisible by n_kv_head ", kv_heads);
   const int64_t qkv = (heads + 2 * kv_heads) * options.head_dim();
-  c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(d, qkv).bias(options.bias())));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(options.bias())));
+  c_attn = register_module("c_attn", LoRALinear(torch::nn::LinearOptions(d, qkv).bias(options.bias())));
+  c_proj = register_module("c_proj", LoRALinear(torch::nn::LinearOptions(d, d).bias(options.bias())));
 }
 
 // Sizes are taken from tensors (unflatten with -1, ones_like) rather than baked in as C++

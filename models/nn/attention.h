@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/nn/embedding.h"
+#include "models/nn/lora.h"
 
 namespace zoo::models::nn {
 
@@ -83,8 +84,8 @@ struct SelfAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context = {});
 
   SelfAttentionOptions options;
-  torch::nn::Linear c_attn{nullptr};  // fused q, k, v: d_model -> (n_head + 2 n_kv_head) head_dim
-  torch::nn::Linear c_proj{nullptr};  // output, residual projection
+  LoRALinear c_attn{nullptr};  // fused q, k, v: d_model -> (n_head + 2 n_kv_head) head_dim
+  LoRALinear c_proj{nullptr};  // output, residual projection
 };
 TORCH_MODULE(SelfAttention);
 

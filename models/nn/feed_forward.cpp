@@ -6,8 +6,8 @@
 namespace zoo::models::nn {
 
 namespace {
-torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+LoRALinear linear(int64_t in, int64_t out, bool bias) {
+  return LoRALinear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 }  // namespace
 

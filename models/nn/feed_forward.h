@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "models/nn/lora.h"
+
 namespace zoo::models::nn {
 
 struct FeedForwardOptions {
@@ -30,7 +32,7 @@ struct GeluMLPImpl : FeedForwardImpl {
   torch::Tensor forward(const torch::Tensor& x) override;
 
   FeedForwardOptions options;
-  torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+  LoRALinear c_fc{nullptr}, c_proj{nullptr};
 };
 TORCH_MODULE(GeluMLP);
 
@@ -40,7 +42,7 @@ struct SwiGLUImpl : FeedForwardImpl {
   torch::Tensor forward(const torch::Tensor& x) override;
 
   FeedForwardOptions options;
-  torch::nn::Linear c_fc{nullptr}, c_gate{nullptr}, c_proj{nullptr};
+  LoRALinear c_fc{nullptr}, c_gate{nullptr}, c_proj{nullptr};
 };
 TORCH_MODULE(SwiGLU);
 

@@ -23,7 +23,7 @@ void MoEOptions::validate(int64_t n_layer) const {
 MoEImpl::MoEImpl(const MoEOptions& options, const std::string& kind, int64_t d_model, int64_t dense_hidden, bool bias,
                  double dropout)
     : options_(options) {
-  router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d_model, options.num_experts).bias(false)));
+  router = register_module("router", LoRALinear(torch::nn::LinearOptions(d_model, options.num_experts).bias(false)));
   experts = register_module("experts", torch::nn::ModuleList());
   const int64_t hidden = options.hidden > 0 ? options.hidden : dense_hidden;
   for (int64_t e = 0; e < options.num_experts; ++e) {

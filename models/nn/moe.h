@@ -11,6 +11,7 @@
 
 #include "core/options.h"
 #include "models/nn/feed_forward.h"
+#include "models/nn/lora.h"
 
 namespace zoo::models::nn {
 
@@ -76,7 +77,7 @@ class MoEImpl : public FeedForwardImpl {
   nlohmann::json stats() const;
 
   const MoEOptions& options() const { return options_; }
-  torch::nn::Linear router{nullptr};
+  LoRALinear router{nullptr};
   torch::nn::ModuleList experts;
 
  private:

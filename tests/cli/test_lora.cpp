@@ -1,0 +1,88 @@
+// LoRA through `zoo`: a recipe's `lora:` adapts the layers it names and trains only them (the
+// log and metrics say how many parameters), the run loads again for generation with its
+// adapters, and the export (adapters merged) generates what the run does.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/process.h"
+
+namespace fs = std::filesystem;
+using zoo::testing::events;
+using zoo::testing::run_shell;
+
+namespace {
+
+const char* kRecipe = R"(name: lora
+seed: 4
+threads: 1
+tokenizer: {type: char}
+data: {type: text, train: tiny.txt, block_size: 32}
+model: {type: gpt, n_layer: 2, n_head: 2, d_model: 32, block_size: 32}
+lora: {rank: 4, alpha: 8, dropout: 0.0, targets: [attn.c_attn, attn.c_proj, mlp.c_fc], trainable: [ln_f.*]}
+trainer:
+  type: lm
+  batch_size: 16
+  max_steps: 60
+  log_every: 20
+  eval_every: 30
+  eval_batches: 4
+  optimizer: {type: adamw, lr: 1.0e-2}
+  scheduler: {type: cosine, warmup_steps: 5}
+generation: {max_new_tokens: 0}
+export: {torchscript: true}
+)";
+
+class LoRARun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new zoo::testing::TempDir;
+    zoo::testing::write_tiny_corpus(dir_->path() / "tiny.txt", 400);
+    std::ofstream(dir_->path() / "lora.yaml") << kRecipe;
+    result_ = new zoo::testing::ProcessResult(run_shell(std::string(ZOO_BINARY) + " train lora.yaml", dir_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete result_;
+    delete dir_;
+  }
+  static zoo::testing::ProcessResult zoo(const std::string& args) {
+    return run_shell(std::string(ZOO_BINARY) + " " + args, dir_->path());
+  }
+  static inline zoo::testing::TempDir* dir_ = nullptr;
+  static inline zoo::testing::ProcessResult* result_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(LoRARun, OnlyTheAdaptersAndTheNamedExtrasTrain) {
+  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  auto start = events(dir_->path() / "runs/lora/metrics.jsonl", "start").at(0);
+  // d_model 32, two blocks: c_attn 4 x (32 + 96), c_proj 4 x (32 + 32), c_fc 4 x (32 + 128) per
+  // block, and ln_f's weight and bias.
+  const int64_t adapters = 2 * (4 * (32 + 96) + 4 * (32 + 32) + 4 * (32 + 128)), ln_f = 2 * 32;
+  EXPECT_EQ(start["trainable_parameters"].get<int64_t>(), adapters + ln_f);
+  EXPECT_GT(start["parameters"].get<int64_t>(), 10 * (adapters + ln_f));
+  const std::string log = result_->out + result_->err;
+  EXPECT_NE(log.find("lora: rank 4 adapters on 6 layers: h.0.attn.c_attn, h.0.attn.c_proj, h.0.mlp.c_fc"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("trainable"), std::string::npos) << log;
+  auto train = events(dir_->path() / "runs/lora/metrics.jsonl", "train");
+  EXPECT_LT(train.back()["loss"].get<double>(), train.front()["loss"].get<double>());
+}
+
+TEST_F(LoRARun, TheExportWithMergedAdaptersGeneratesWhatTheRunDoes) {
+  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  const std::string flags = " --strategy greedy --prompt 'the c' --max-new-tokens 30";
+  auto from_run = zoo("generate runs/lora --checkpoint latest" + flags);
+  ASSERT_EQ(from_run.exit_code, 0) << from_run.err;
+  auto from_archive = zoo("generate --torchscript runs/lora/export/model.pt" + flags);
+  ASSERT_EQ(from_archive.exit_code, 0) << from_archive.err;
+  EXPECT_EQ(from_archive.out, from_run.out);
+}
+
+TEST_F(LoRARun, ATargetMatchingNothingIsOneLine) {
+  auto bad = zoo("train lora.yaml name=bad \"lora.targets=[attn.qkv]\"");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("lora.targets: 'attn.qkv' matches no linear layer; this model's are h.0.attn.c_attn"),
+            std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir_->path() / "runs/bad"));  // nothing half-written
+}
