@@ -10,24 +10,38 @@
 #include "eval/text_metrics.h"
 #include "generation/text.h"
 #include "models/model.h"
+#include "trainers/init_from.h"
 #include "trainers/loop.h"
 
 namespace zoo::trainers {
 namespace {
 
 struct LMTrainerOptions : Options<LMTrainerOptions>, TrainerOptionsBase {
+  std::string init_from;
+  std::string init_checkpoint = "best";
+
   template <class V>
   void visit(V& v) {
     loop.visit(v);
+    v("init_from", init_from, "a run (runs/NAME) or checkpoint whose weights the model starts from, matched by name "
+      "and shape (continued pretraining, or a base for lora:); empty = from scratch");
+    v("init_checkpoint", init_checkpoint, "which checkpoint of init_from: best, latest or step_N");
   }
 };
 
 class LMObjective : public Objective {
  public:
-  LMObjective(const LMTrainerOptions&, const ObjectiveContext& context)
+  LMObjective(const LMTrainerOptions& options, const ObjectiveContext& context)
       : recipe_(*context.recipe), data_spec_(context.recipe->data), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
+    // A run rebuilt from its own checkpoint loads its own weights instead.
+    if (!options.init_from.empty() && context.checkpoint_dir.empty()) {
+      const std::string checkpoint =
+          resolve_init_checkpoint(options.init_from, options.init_checkpoint, "trainer.init_from");
+      require_same_vocabulary(*tokenizer_, checkpoint, options.init_from, "trainer.init_from");
+      load_pretrained(*model_, checkpoint, [](const std::string&) { return false; });
+    }
     model_->to(device_);
     if (context.load_data) load_data();
   }

@@ -86,3 +86,18 @@ TEST_F(LoRARun, ATargetMatchingNothingIsOneLine) {
             std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(dir_->path() / "runs/bad"));  // nothing half-written
 }
+
+// LoRA on a pretrained base (trainer.init_from): before the first step the adapted model is the
+// base exactly (B = 0), so its validation loss is the base's; training the adapters lowers it.
+TEST_F(LoRARun, AFreshAdapterOnABaseRunValidatesAsTheBase) {
+  auto base = zoo("train lora.yaml name=base lora.rank=0");
+  ASSERT_EQ(base.exit_code, 0) << base.err;
+  auto adapted = zoo("train lora.yaml name=on-base trainer.init_from=runs/base trainer.init_checkpoint=latest "
+                     "trainer.eval_at_start=true trainer.optimizer.lr=3.0e-3 export.torchscript=false");
+  ASSERT_EQ(adapted.exit_code, 0) << adapted.err;
+  const double base_loss = events(dir_->path() / "runs/base/metrics.jsonl", "eval").back()["valid_loss"].get<double>();
+  auto evals = events(dir_->path() / "runs/on-base/metrics.jsonl", "eval");
+  ASSERT_EQ(evals.front()["step"].get<int64_t>(), 0);
+  EXPECT_NEAR(evals.front()["valid_loss"].get<double>(), base_loss, 1e-6);
+  EXPECT_LT(evals.back()["valid_loss"].get<double>(), base_loss);
+}
