@@ -129,12 +129,7 @@ class ClassifyObjective : public Objective {
     auto [input, mask, labels] = tagging_ ? unpack(tagging_data_->next_train_batch(batch_size))
                                           : unpack(classification_data_->next_train_batch(batch_size));
     auto loss = loss_of(logits_of(input, mask), labels);
-    MicroStep step;
-    step.loss = loss.detach();
-    step.tokens = input.numel();
-    auto total = add_router_losses(*model_, loss, step);
-    (scale == 1.0 ? total : total * scale).backward();
-    return step;
+    return backward(*model_, loss, input.numel(), scale);
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

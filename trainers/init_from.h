@@ -38,6 +38,11 @@ struct InitReport {
 InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoint_dir,
                            const std::function<bool(const std::string&)>& keep_fresh);
 
+// trainer.init_from for a whole model (lm, sft): resolves `which` checkpoint of `init_from`,
+// checks the tokenizer gives the same ids, loads every parameter found by name and shape.
+void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const std::string& init_from,
+                      const std::string& which);
+
 // "embeddings (5), layers (48)": names grouped by their first component, for the log.
 std::string summarize_names(const std::vector<std::string>& names);
 

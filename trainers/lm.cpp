@@ -10,6 +10,7 @@
 #include "eval/text_metrics.h"
 #include "generation/text.h"
 #include "models/model.h"
+#include "trainers/causal_lm.h"
 #include "trainers/init_from.h"
 #include "trainers/loop.h"
 
@@ -36,36 +37,22 @@ class LMObjective : public Objective {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
     // A run rebuilt from its own checkpoint loads its own weights instead.
-    if (!options.init_from.empty() && context.checkpoint_dir.empty()) {
-      const std::string checkpoint =
-          resolve_init_checkpoint(options.init_from, options.init_checkpoint, "trainer.init_from");
-      require_same_vocabulary(*tokenizer_, checkpoint, options.init_from, "trainer.init_from");
-      load_pretrained(*model_, checkpoint, [](const std::string&) { return false; });
-    }
+    if (!options.init_from.empty() && context.checkpoint_dir.empty())
+      init_whole_model(*model_, *tokenizer_, options.init_from, options.init_checkpoint);
     model_->to(device_);
     if (context.load_data) load_data();
   }
 
   torch::nn::Module& model() override { return *model_; }
 
-  ParameterGroups parameter_groups() override {
-    ParameterGroups groups;
-    groups.decay = model_->decay_parameters();
-    groups.no_decay = model_->no_decay_parameters();
-    return groups;
-  }
+  ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
     auto batch = data_->next_train_batch(batch_size);
     auto input = batch.input.to(device_, /*non_blocking=*/true);    // (B, T)
     auto target = batch.target.to(device_, /*non_blocking=*/true);  // (B, T)
     auto loss = loss_of(input, target);
-    MicroStep step;
-    step.loss = loss.detach();
-    step.tokens = input.numel();
-    auto total = add_router_losses(*model_, loss, step);
-    (scale == 1.0 ? total : total * scale).backward();
-    return step;
+    return backward(*model_, loss, input.numel(), scale);
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {
@@ -123,24 +110,8 @@ class LMObjective : public Objective {
     return values;
   }
 
-  std::vector<exporting::TracedMethod> export_methods() override {
-    // Traced at (2, 8); the model takes every size from its input tensors, so the graph runs
-    // at any batch and any length up to the context.
-    auto ids = torch::zeros({2, std::min<int64_t>(8, model_->context_length())}, torch::kInt64).to(device_);
-    auto model = model_;
-    return {{"logits", {ids}, [model](const std::vector<torch::Tensor>& in) { return model->forward(in[0]); }},
-            {"logits_masked", {ids, torch::ones_like(ids)},
-             [model](const std::vector<torch::Tensor>& in) { return model->forward_masked(in[0], in[1]); }}};
-  }
-
-  std::string export_source() const override {
-    return R"(
-def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
-    if attention_mask is None:
-        return self.logits(input_ids)
-    return self.logits_masked(input_ids, attention_mask)
-)";
-  }
+  std::vector<exporting::TracedMethod> export_methods() override { return causal_lm_export_methods(model_, device_); }
+  std::string export_source() const override { return kCausalLMForward; }
 
   std::unique_ptr<generation::Decoder> decoder() override { return generation::language_model_decoder(*model_); }
 

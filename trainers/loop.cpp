@@ -18,6 +18,7 @@
 #include "core/runtime.h"
 #include "datasets/dataset.h"
 #include "generation/text.h"
+#include "models/model.h"
 #include "models/nn/lora.h"
 #include "models/nn/moe.h"
 
@@ -397,13 +398,27 @@ std::string format_metrics(const nlohmann::ordered_json& values) {
   return line;
 }
 
-torch::Tensor add_router_losses(torch::nn::Module& model, const torch::Tensor& loss, MicroStep& step) {
+MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale) {
+  MicroStep step;
+  step.loss = loss.detach();
+  step.tokens = tokens;
+  auto total = loss;
   auto router = models::nn::router_losses(model);
-  if (!router.total.defined()) return loss;
-  step.terms["moe_aux_loss"] = router.balance;
-  step.terms["moe_z_loss"] = router.z;
-  if (router.dropped.defined()) step.terms["moe_dropped"] = router.dropped;
-  return loss + router.total;
+  if (router.total.defined()) {
+    step.terms["moe_aux_loss"] = router.balance;
+    step.terms["moe_z_loss"] = router.z;
+    if (router.dropped.defined()) step.terms["moe_dropped"] = router.dropped;
+    total = total + router.total;
+  }
+  (scale == 1.0 ? total : total * scale).backward();
+  return step;
+}
+
+ParameterGroups decay_groups(const torch::nn::Module& model) {
+  ParameterGroups groups;
+  groups.decay = models::select_parameters(model, true);
+  groups.no_decay = models::select_parameters(model, false);
+  return groups;
 }
 
 nlohmann::json evaluate_routing(Objective& objective, const Recipe& recipe) {

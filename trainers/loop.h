@@ -84,10 +84,14 @@ struct MicroStep {
   std::map<std::string, torch::Tensor> terms;  // detached numbers logged beside the loss, by name
 };
 
-// `loss` plus the weighted router losses of the model's MoE layers from the forward just run
-// (nothing for a model without them); their unweighted values go into step.terms as
-// moe_aux_loss, moe_z_loss (and moe_dropped, the share of assignments over capacity).
-torch::Tensor add_router_losses(torch::nn::Module& model, const torch::Tensor& loss, MicroStep& step);
+// Backpropagates `loss` (times `scale`) plus the weighted router losses of the model's MoE
+// layers from the forward just run, and returns the step: the loss detached, `tokens`, and the
+// router losses unweighted as moe_aux_loss, moe_z_loss (and moe_dropped, the share of
+// assignments over capacity) for the log.
+MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale);
+
+// The model's trainable parameters split for AdamW by models::select_parameters' rule.
+ParameterGroups decay_groups(const torch::nn::Module& model);
 
 // What a trainer type adds to the loop: the model, how a batch becomes a loss, evaluation.
 class Objective {

@@ -106,24 +106,14 @@ class MLMObjective : public Objective {
 
   torch::nn::Module& model() override { return *model_; }
 
-  ParameterGroups parameter_groups() override {
-    ParameterGroups groups;
-    groups.decay = models::select_parameters(*model_, true);
-    groups.no_decay = models::select_parameters(*model_, false);
-    return groups;
-  }
+  ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
     auto batch = sentences_ ? from_sentences(sentences_->next_train_batch(batch_size))
                             : from_windows(windows_->next_train_batch(batch_size), std::nullopt);
     auto losses = losses_of(batch);
     auto loss = losses.total();
-    MicroStep step;
-    step.loss = loss.detach();
-    step.tokens = batch.input.numel();
-    auto total = add_router_losses(*model_, loss, step);
-    (scale == 1.0 ? total : total * scale).backward();
-    return step;
+    return backward(*model_, loss, batch.input.numel(), scale);
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

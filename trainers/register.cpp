@@ -8,6 +8,7 @@ void register_lm_trainer();
 void register_mlm_trainer();
 void register_classify_trainer();
 void register_seq2seq_trainer();
+void register_sft_trainer();
 
 void register_trainers() {
   register_optimizers();
@@ -15,6 +16,7 @@ void register_trainers() {
   register_mlm_trainer();
   register_classify_trainer();
   register_seq2seq_trainer();
+  register_sft_trainer();
 }
 
 }  // namespace zoo::trainers
