@@ -142,10 +142,11 @@ InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoi
   return report;
 }
 
-void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const std::string& init_from,
-                      const std::string& which) {
-  const std::string checkpoint = resolve_init_checkpoint(init_from, which, "trainer.init_from");
-  require_same_vocabulary(tokenizer, checkpoint, init_from, "trainer.init_from");
+void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const InitFromOptions& options,
+                      const std::string& own_checkpoint) {
+  if (options.init_from.empty() || !own_checkpoint.empty()) return;
+  const std::string checkpoint = resolve_init_checkpoint(options.init_from, options.init_checkpoint, "trainer.init_from");
+  require_same_vocabulary(tokenizer, checkpoint, options.init_from, "trainer.init_from");
   load_pretrained(model, checkpoint, [](const std::string&) { return false; });
 }
 

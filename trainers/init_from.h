@@ -38,10 +38,24 @@ struct InitReport {
 InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoint_dir,
                            const std::function<bool(const std::string&)>& keep_fresh);
 
-// trainer.init_from for a whole model (lm, sft): resolves `which` checkpoint of `init_from`,
-// checks the tokenizer gives the same ids, loads every parameter found by name and shape.
-void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const std::string& init_from,
-                      const std::string& which);
+// trainer.init_from and trainer.init_checkpoint of a trainer that starts a whole model from a
+// run (lm, sft), read flat in its section.
+struct InitFromOptions {
+  std::string init_from;
+  std::string init_checkpoint = "best";
+
+  template <class V>
+  void visit(V& v, const char* help) {
+    v("init_from", init_from, help);
+    v("init_checkpoint", init_checkpoint, "which checkpoint of init_from: best, latest or step_N");
+  }
+};
+
+// Loads init_from's checkpoint into `model` (every parameter found by name and shape) after
+// checking the tokenizer gives the same ids; nothing when init_from is empty or the objective is
+// rebuilt from its own checkpoint (`own_checkpoint` non-empty), whose weights load instead.
+void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const InitFromOptions& options,
+                      const std::string& own_checkpoint);
 
 // "embeddings (5), layers (48)": names grouped by their first component, for the log.
 std::string summarize_names(const std::vector<std::string>& names);

@@ -18,27 +18,23 @@ namespace zoo::trainers {
 namespace {
 
 struct LMTrainerOptions : Options<LMTrainerOptions>, TrainerOptionsBase {
-  std::string init_from;
-  std::string init_checkpoint = "best";
+  InitFromOptions init;
 
   template <class V>
   void visit(V& v) {
     loop.visit(v);
-    v("init_from", init_from, "a run (runs/NAME) or checkpoint whose weights the model starts from, matched by name "
+    init.visit(v, "a run (runs/NAME) or checkpoint whose weights the model starts from, matched by name "
       "and shape (continued pretraining, or a base for lora:); empty = from scratch");
-    v("init_checkpoint", init_checkpoint, "which checkpoint of init_from: best, latest or step_N");
   }
 };
 
 class LMObjective : public Objective {
  public:
   LMObjective(const LMTrainerOptions& options, const ObjectiveContext& context)
-      : recipe_(*context.recipe), data_spec_(context.recipe->data), tokenizer_(context.tokenizer), device_(context.device) {
+      : recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
-    // A run rebuilt from its own checkpoint loads its own weights instead.
-    if (!options.init_from.empty() && context.checkpoint_dir.empty())
-      init_whole_model(*model_, *tokenizer_, options.init_from, options.init_checkpoint);
+    init_whole_model(*model_, *tokenizer_, options.init, context.checkpoint_dir);
     model_->to(device_);
     if (context.load_data) load_data();
   }
@@ -133,7 +129,7 @@ class LMObjective : public Objective {
   eval::Perplexity validation_perplexity(const std::string& data_file) {
     std::string file = data_file;
     if (file.empty()) {
-      const auto* options = dynamic_cast<const datasets::DataOptionsBase*>(data_spec_.options.get());
+      const auto* options = dynamic_cast<const datasets::DataOptionsBase*>(recipe_.data.options.get());
       file = options ? options->split_file("valid") : "";
     }
     if (!file.empty()) {
@@ -206,7 +202,6 @@ class LMObjective : public Objective {
   }
 
   Recipe recipe_;
-  Component data_spec_;  // the recipe's data section, for the validation file
   std::shared_ptr<tokenizers::Tokenizer> tokenizer_;
   torch::Device device_;
   models::LanguageModel model_;

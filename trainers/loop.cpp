@@ -53,6 +53,14 @@ int64_t count_parameters(torch::nn::Module& model, bool trainable_only = false) 
   return n;
 }
 
+// The recipe's lora: adapters on the objective's model (before its weights load or its
+// parameters are split for the optimizer).
+void add_adapters(Objective& objective, const Recipe& recipe, bool log) {
+  if (!recipe.lora.enabled()) return;
+  auto adapted = models::nn::inject_lora(objective.model(), recipe.lora);
+  if (log) spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
+}
+
 // Everything the loop restores on resume besides model and optimizer tensors.
 struct LoopState {
   int64_t step = 0;
@@ -170,10 +178,7 @@ std::string train(const TrainRequest& request) {
                                : datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, device};
   auto objective = objectives().build(recipe.trainer, context);
-  if (recipe.lora.enabled()) {
-    auto adapted = models::nn::inject_lora(objective->model(), recipe.lora);
-    spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
-  }
+  add_adapters(*objective, recipe, /*log=*/true);
   check_metrics(*objective, recipe, loaded.document);
   auto groups = objective->parameter_groups();
   BuiltOptimizer built = optimizers().build(loop.optimizer, groups);
@@ -446,7 +451,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
   context.load_data = false;
   context.checkpoint_dir = *checkpoint;
   run.objective = objectives().build(run.recipe.trainer, context);
-  if (run.recipe.lora.enabled()) models::nn::inject_lora(run.objective->model(), run.recipe.lora);
+  add_adapters(*run.objective, run.recipe, /*log=*/false);
   load_weights(*run.objective, *checkpoint, run.device);
   return run;
 }
@@ -456,10 +461,7 @@ ModelSummary summarize(const LoadedRecipe& loaded) {
   auto tokenizer = datasets::build_tokenizer(recipe);
   ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
   auto objective = objectives().build(recipe.trainer, context);
-  if (recipe.lora.enabled()) {
-    auto adapted = models::nn::inject_lora(objective->model(), recipe.lora);
-    spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
-  }
+  add_adapters(*objective, recipe, /*log=*/true);
   check_metrics(*objective, recipe, loaded.document);
   ModelSummary summary;
   summary.parameters = count_parameters(objective->model());

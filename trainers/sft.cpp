@@ -19,14 +19,12 @@ namespace zoo::trainers {
 namespace {
 
 struct SFTTrainerOptions : Options<SFTTrainerOptions>, TrainerOptionsBase {
-  std::string init_from;
-  std::string init_checkpoint = "best";
+  InitFromOptions init;
 
   template <class V>
   void visit(V& v) {
     loop.visit(v);
-    v("init_from", init_from, "the base run (runs/NAME) or checkpoint the model starts from; empty = from scratch");
-    v("init_checkpoint", init_checkpoint, "which checkpoint of init_from: best, latest or step_N");
+    init.visit(v, "the base run (runs/NAME) or checkpoint the model starts from; empty = from scratch");
   }
 };
 
@@ -35,8 +33,7 @@ class SFTObjective : public Objective {
   SFTObjective(const SFTTrainerOptions& options, const ObjectiveContext& context)
       : recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
     model_ = models::language_models().build(recipe_.model, models::ModelContext{tokenizer_->vocab_size()});
-    if (!options.init_from.empty() && context.checkpoint_dir.empty())
-      init_whole_model(*model_, *tokenizer_, options.init_from, options.init_checkpoint);
+    init_whole_model(*model_, *tokenizer_, options.init, context.checkpoint_dir);
     model_->to(device_);
     if (context.load_data) load_data();
   }

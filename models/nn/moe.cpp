@@ -43,8 +43,11 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x) {
 
   auto assigned = top_experts.reshape({-1});  // (N k): assignment i belongs to token i / k
   const bool tracing = torch::jit::tracer::isTracing();
-  if ((is_training() && torch::GradMode::is_enabled()) || collecting_) {
-    auto counts = torch::bincount(assigned, {}, E).to(torch::kFloat32);  // (E)
+  const bool losses = is_training() && torch::GradMode::is_enabled();
+  // (E) assignments, for the sorted dispatch and the losses; a trace needs neither.
+  auto per_expert = tracing && !losses && !collecting_ ? torch::Tensor() : torch::bincount(assigned, {}, E);
+  if (losses || collecting_) {
+    auto counts = per_expert.to(torch::kFloat32);
     if (is_training()) {
       // Switch Transformer: E * sum_i f_i P_i, f = share of the assignments, P = mean probability.
       balance_loss = static_cast<double>(E) * (counts / counts.sum() * probs.mean(0)).sum();
@@ -58,16 +61,16 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x) {
     }
   }
   auto weight = gate.reshape({-1}).to(x.scalar_type());
-  auto out = tracing ? dispatch_traced(flat, assigned, weight) : dispatch_sorted(flat, assigned, weight);
+  auto out = tracing ? dispatch_traced(flat, assigned, weight) : dispatch_sorted(flat, assigned, per_expert, weight);
   return out.view_as(x);
 }
 
 torch::Tensor MoEImpl::dispatch_sorted(const torch::Tensor& x, const torch::Tensor& assigned_expert,
-                                       const torch::Tensor& weight) {
+                                       const torch::Tensor& per_expert, const torch::Tensor& weight) {
   const int64_t E = options_.num_experts, k = options_.top_k;
   // A stable sort keeps token order within each expert: capacity keeps the first tokens.
   auto order = std::get<1>(torch::sort(assigned_expert, c10::optional<bool>(true), int64_t{0}, false));  // (M)
-  auto counts = torch::bincount(assigned_expert, {}, E);                              // (E)
+  auto counts = per_expert;
   auto token = order.div(k, "floor");
   auto gate = weight.index_select(0, order);
 
@@ -123,10 +126,11 @@ nlohmann::json MoEImpl::stats() const {
   std::vector<double> fraction(static_cast<size_t>(E), 0.0);
   double entropy = 0, max_share = 0;
   if (assigned_.defined() && stats_tokens_ > 0) {
-    auto counts = assigned_.to(torch::kCPU, torch::kFloat64);
+    auto counts = assigned_.to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* count = counts.data_ptr<double>();
     const double total = counts.sum().item<double>();
     for (int64_t e = 0; e < E; ++e) {
-      fraction[static_cast<size_t>(e)] = counts[e].item<double>() / total;
+      fraction[static_cast<size_t>(e)] = count[e] / total;
       max_share = std::max(max_share, fraction[static_cast<size_t>(e)] * static_cast<double>(E));
     }
     entropy = entropy_sum_.item<double>() / static_cast<double>(stats_tokens_);

@@ -81,10 +81,10 @@ class MoEImpl : public FeedForwardImpl {
   torch::nn::ModuleList experts;
 
  private:
-  // Each assignment i of `assigned_expert` (M) sends row token[i] of x (N, C) to that expert
-  // with gate weight[i]; returns the weighted sums (N, C).
+  // Each assignment i of `assigned_expert` (M) sends row i / top_k of x (N, C) to that expert
+  // with gate weight[i]; per_expert (E) counts the assignments. Returns the weighted sums (N, C).
   torch::Tensor dispatch_sorted(const torch::Tensor& x, const torch::Tensor& assigned_expert,
-                                const torch::Tensor& weight);
+                                const torch::Tensor& per_expert, const torch::Tensor& weight);
   // The same through a per-expert nonzero, whose sizes the TorchScript tracer records as
   // dynamic (the sorted path reads the group sizes on the host, which a trace would freeze).
   torch::Tensor dispatch_traced(const torch::Tensor& x, const torch::Tensor& assigned_expert,

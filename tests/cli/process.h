@@ -80,4 +80,19 @@ inline void write_tiny_corpus(const std::filesystem::path& path, int lines = 400
   }
 }
 
+// One training run a test suite shares: a temporary directory holding the tiny corpus as
+// tiny.txt and `recipe` as `recipe_file`, trained once with `zoo train recipe_file`.
+struct SharedRun {
+  SharedRun(const std::string& recipe_file, const std::string& recipe, int corpus_lines) {
+    write_tiny_corpus(dir.path() / "tiny.txt", corpus_lines);
+    std::ofstream(dir.path() / recipe_file) << recipe;
+    result = zoo("train " + recipe_file);
+  }
+  // `zoo ARGS` in the directory.
+  ProcessResult zoo(const std::string& args) const { return run_shell(std::string(ZOO_BINARY) + " " + args, dir.path()); }
+
+  TempDir dir;
+  ProcessResult result;
+};
+
 }  // namespace zoo::testing

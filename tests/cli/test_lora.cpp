@@ -8,7 +8,6 @@
 
 namespace fs = std::filesystem;
 using zoo::testing::events;
-using zoo::testing::run_shell;
 
 namespace {
 
@@ -34,43 +33,32 @@ export: {torchscript: true}
 
 class LoRARun : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new zoo::testing::TempDir;
-    zoo::testing::write_tiny_corpus(dir_->path() / "tiny.txt", 400);
-    std::ofstream(dir_->path() / "lora.yaml") << kRecipe;
-    result_ = new zoo::testing::ProcessResult(run_shell(std::string(ZOO_BINARY) + " train lora.yaml", dir_->path()));
-  }
-  static void TearDownTestSuite() {
-    delete result_;
-    delete dir_;
-  }
-  static zoo::testing::ProcessResult zoo(const std::string& args) {
-    return run_shell(std::string(ZOO_BINARY) + " " + args, dir_->path());
-  }
-  static inline zoo::testing::TempDir* dir_ = nullptr;
-  static inline zoo::testing::ProcessResult* result_ = nullptr;
+  static void SetUpTestSuite() { shared_ = new zoo::testing::SharedRun("lora.yaml", kRecipe, 400); }
+  static void TearDownTestSuite() { delete shared_; }
+  static zoo::testing::ProcessResult zoo(const std::string& args) { return shared_->zoo(args); }
+  static inline zoo::testing::SharedRun* shared_ = nullptr;
 };
 
 }  // namespace
 
 TEST_F(LoRARun, OnlyTheAdaptersAndTheNamedExtrasTrain) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
-  auto start = events(dir_->path() / "runs/lora/metrics.jsonl", "start").at(0);
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
+  auto start = events(shared_->dir.path() / "runs/lora/metrics.jsonl", "start").at(0);
   // d_model 32, two blocks: c_attn 4 x (32 + 96), c_proj 4 x (32 + 32), c_fc 4 x (32 + 128) per
   // block, and ln_f's weight and bias.
   const int64_t adapters = 2 * (4 * (32 + 96) + 4 * (32 + 32) + 4 * (32 + 128)), ln_f = 2 * 32;
   EXPECT_EQ(start["trainable_parameters"].get<int64_t>(), adapters + ln_f);
   EXPECT_GT(start["parameters"].get<int64_t>(), 10 * (adapters + ln_f));
-  const std::string log = result_->out + result_->err;
+  const std::string log = shared_->result.out + shared_->result.err;
   EXPECT_NE(log.find("lora: rank 4 adapters on 6 layers: h.0.attn.c_attn, h.0.attn.c_proj, h.0.mlp.c_fc"),
             std::string::npos) << log;
   EXPECT_NE(log.find("trainable"), std::string::npos) << log;
-  auto train = events(dir_->path() / "runs/lora/metrics.jsonl", "train");
+  auto train = events(shared_->dir.path() / "runs/lora/metrics.jsonl", "train");
   EXPECT_LT(train.back()["loss"].get<double>(), train.front()["loss"].get<double>());
 }
 
 TEST_F(LoRARun, TheExportWithMergedAdaptersGeneratesWhatTheRunDoes) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
   const std::string flags = " --strategy greedy --prompt 'the c' --max-new-tokens 30";
   auto from_run = zoo("generate runs/lora --checkpoint latest" + flags);
   ASSERT_EQ(from_run.exit_code, 0) << from_run.err;
@@ -84,7 +72,7 @@ TEST_F(LoRARun, ATargetMatchingNothingIsOneLine) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("lora.targets: 'attn.qkv' matches no linear layer; this model's are h.0.attn.c_attn"),
             std::string::npos) << bad.err;
-  EXPECT_FALSE(fs::exists(dir_->path() / "runs/bad"));  // nothing half-written
+  EXPECT_FALSE(fs::exists(shared_->dir.path() / "runs/bad"));  // nothing half-written
 }
 
 // LoRA on a pretrained base (trainer.init_from): before the first step the adapted model is the
@@ -95,8 +83,8 @@ TEST_F(LoRARun, AFreshAdapterOnABaseRunValidatesAsTheBase) {
   auto adapted = zoo("train lora.yaml name=on-base trainer.init_from=runs/base trainer.init_checkpoint=latest "
                      "trainer.eval_at_start=true trainer.optimizer.lr=3.0e-3 export.torchscript=false");
   ASSERT_EQ(adapted.exit_code, 0) << adapted.err;
-  const double base_loss = events(dir_->path() / "runs/base/metrics.jsonl", "eval").back()["valid_loss"].get<double>();
-  auto evals = events(dir_->path() / "runs/on-base/metrics.jsonl", "eval");
+  const double base_loss = events(shared_->dir.path() / "runs/base/metrics.jsonl", "eval").back()["valid_loss"].get<double>();
+  auto evals = events(shared_->dir.path() / "runs/on-base/metrics.jsonl", "eval");
   ASSERT_EQ(evals.front()["step"].get<int64_t>(), 0);
   EXPECT_NEAR(evals.front()["valid_loss"].get<double>(), base_loss, 1e-6);
   EXPECT_LT(evals.back()["valid_loss"].get<double>(), base_loss);

@@ -41,25 +41,16 @@ generation: {max_new_tokens: 0}
 
 class MoERun : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new zoo::testing::TempDir;
-    zoo::testing::write_tiny_corpus(dir_->path() / "tiny.txt", 600);
-    std::ofstream(dir_->path() / "moe.yaml") << kRecipe;
-    result_ = new zoo::testing::ProcessResult(run_shell(std::string(ZOO_BINARY) + " train moe.yaml", dir_->path()));
-  }
-  static void TearDownTestSuite() {
-    delete result_;
-    delete dir_;
-  }
-  static fs::path run() { return dir_->path() / "runs/moe"; }
-  static inline zoo::testing::TempDir* dir_ = nullptr;
-  static inline zoo::testing::ProcessResult* result_ = nullptr;
+  static void SetUpTestSuite() { shared_ = new zoo::testing::SharedRun("moe.yaml", kRecipe, 600); }
+  static void TearDownTestSuite() { delete shared_; }
+  static fs::path run() { return shared_->dir.path() / "runs/moe"; }
+  static inline zoo::testing::SharedRun* shared_ = nullptr;
 };
 
 }  // namespace
 
 TEST_F(MoERun, LossFallsAndTheRouterLossesAreLogged) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
   auto train = events(run() / "metrics.jsonl", "train");
   ASSERT_EQ(train.size(), 6u);
   EXPECT_LT(train.back()["loss"].get<double>(), train.front()["loss"].get<double>() - 0.5);
@@ -74,7 +65,7 @@ TEST_F(MoERun, LossFallsAndTheRouterLossesAreLogged) {
 }
 
 TEST_F(MoERun, EveryValidationReportsEachLayersRouting) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
   auto evals = events(run() / "metrics.jsonl", "eval");
   ASSERT_EQ(evals.size(), 2u);
   for (const auto& eval : evals) {
@@ -90,18 +81,18 @@ TEST_F(MoERun, EveryValidationReportsEachLayersRouting) {
     }
     EXPECT_GE(moe["max_share"].get<double>(), 1.0);
   }
-  EXPECT_NE((result_->out + result_->err).find("experts: busiest"), std::string::npos) << result_->out;
+  EXPECT_NE((shared_->result.out + shared_->result.err).find("experts: busiest"), std::string::npos) << shared_->result.out;
 }
 
 TEST_F(MoERun, ZooEvalMoeStatsRepeatsTheLastValidation) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
-  auto eval = run_shell(std::string(ZOO_BINARY) + " eval runs/moe --checkpoint latest --moe-stats --json", dir_->path());
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
+  auto eval = shared_->zoo("eval runs/moe --checkpoint latest --moe-stats --json");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   auto stats = nlohmann::json::parse(eval.out);
   auto last = events(run() / "metrics.jsonl", "eval").back();
   EXPECT_NEAR(stats["valid_loss"].get<double>(), last["valid_loss"].get<double>(), 1e-6);
   EXPECT_NEAR(stats["max_share"].get<double>(), last["moe"]["max_share"].get<double>(), 1e-9);
-  auto table = run_shell(std::string(ZOO_BINARY) + " eval runs/moe --moe-stats", dir_->path());
+  auto table = shared_->zoo("eval runs/moe --moe-stats");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("h.1.mlp"), std::string::npos) << table.out;
 }
@@ -111,8 +102,8 @@ TEST_F(MoERun, ResumingContinuesTheSameRun) {
   // state: 60 steps then 60 resumed equal 120 in one go (a constant schedule, which does not
   // depend on max_steps).
   zoo::testing::TempDir other;
-  fs::copy(dir_->path() / "tiny.txt", other.path() / "tiny.txt");
-  fs::copy(dir_->path() / "moe.yaml", other.path() / "moe.yaml");
+  fs::copy(shared_->dir.path() / "tiny.txt", other.path() / "tiny.txt");
+  fs::copy(shared_->dir.path() / "moe.yaml", other.path() / "moe.yaml");
   const std::string train = std::string(ZOO_BINARY) + " train moe.yaml \"trainer.scheduler={type: constant}\" ";
   auto whole = run_shell(train + "name=whole", other.path());
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
@@ -128,11 +119,11 @@ TEST_F(MoERun, ResumingContinuesTheSameRun) {
 }
 
 TEST_F(MoERun, ADenseRunHasNoRoutingToReport) {
-  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  ASSERT_EQ(shared_->result.exit_code, 0) << shared_->result.err;
   auto dense = run_shell(std::string(ZOO_BINARY) +
                              " train moe.yaml name=dense model.moe.num_experts=0 trainer.max_steps=5 trainer.eval_every=0"
                              " && " + ZOO_BINARY + " eval runs/dense --moe-stats",
-                         dir_->path());
+                         shared_->dir.path());
   EXPECT_EQ(dense.exit_code, 2) << dense.err;
   EXPECT_NE(dense.err.find("zoo eval --moe-stats: runs/dense has no MoE layers"), std::string::npos) << dense.err;
 }
