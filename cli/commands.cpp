@@ -185,13 +185,25 @@ int run(int argc, char** argv) {
   ChatCommand chat_command;
   auto* chat = chat_command.add_to(app);
 
-  std::string export_run_dir, export_checkpoint = "best", export_out, export_dtype = "float32";
+  std::string export_run_dir, export_checkpoint = "best", export_out, export_dtype = "float32", export_base;
   auto* exporter = app.add_subcommand("export", "write a run's model, tokenizer and recipe as one TorchScript archive");
   exporter->add_option("run_dir", export_run_dir, "run directory (runs/NAME)")->required();
   exporter->add_option("--checkpoint", export_checkpoint, "best, latest or step_N")->capture_default_str();
   exporter->add_option("--out", export_out, "archive to write (default: RUN_DIR/export/model.pt)");
   exporter->add_option("--dtype", export_dtype, "float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16"}))->capture_default_str();
+  exporter->add_option("--base", export_base, "the base run a LoRA run's adapters go on, when it is not where it was");
+
+  std::string merge_run_dir, merge_checkpoint = "best", merge_out, merge_base;
+  bool merge_overwrite = false;
+  auto* lora = app.add_subcommand("lora", "LoRA adapters: merge them into the weights");
+  lora->require_subcommand(1);
+  auto* lora_merge = lora->add_subcommand("merge", "write a LoRA run's adapters folded into its base as a plain run");
+  lora_merge->add_option("run_dir", merge_run_dir, "the LoRA run (runs/NAME)")->required();
+  lora_merge->add_option("--out", merge_out, "the run directory to write (runs/NAME-merged)")->required();
+  lora_merge->add_option("--checkpoint", merge_checkpoint, "best, latest or step_N")->capture_default_str();
+  lora_merge->add_option("--base", merge_base, "the base run the adapters go on, when it is not where it was");
+  lora_merge->add_flag("--overwrite", merge_overwrite, "replace --out if it exists");
 
   auto* tokenizer = app.add_subcommand("tokenizer", "train a tokenizer, or encode text with a saved one");
   tokenizer->require_subcommand(1);
@@ -263,12 +275,19 @@ int run(int argc, char** argv) {
   }
   if (*exporter) {
     configure_threads(0);
-    auto run = trainers::load_run(export_run_dir, export_checkpoint, "cpu");
+    auto run = trainers::load_run(export_run_dir, export_checkpoint, "cpu", export_base);
     const std::string out = export_out.empty() ? (std::filesystem::path(export_run_dir) / "export/model.pt").string() : export_out;
     auto summary = trainers::export_torchscript(*run.objective, run.recipe, run.checkpoint_dir, out, export_dtype);
     const auto parameters = static_cast<double>(summary.parameters);
     fmt::print("{}: {} parameters, {} bytes ({:.3f} bytes per parameter)\n", summary.path, format_count(parameters),
                summary.bytes, static_cast<double>(summary.bytes) / parameters);
+    return 0;
+  }
+  if (*lora_merge) {
+    configure_threads(0);
+    const std::string checkpoint =
+        trainers::merge_lora_run(merge_run_dir, merge_checkpoint, merge_out, merge_base, merge_overwrite);
+    fmt::print("{}: {} merged into a plain model ({})\n", merge_out, merge_run_dir, checkpoint);
     return 0;
   }
   if (*evaluate) {

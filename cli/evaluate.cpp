@@ -13,7 +13,13 @@ namespace zoo::cli {
 CLI::App* EvalCommand::add_to(CLI::App& app) {
   auto* command = app.add_subcommand("eval", "metrics of a trained run on its validation data or another file");
   command->add_option("run_dir", run_dir, "run directory (runs/NAME)")->required();
-  command->add_option("--checkpoint", checkpoint, "best, latest or step_N")->capture_default_str();
+  command->add_option("--checkpoint", checkpoint,
+                      "best, latest, step_N, or base: the weights the run started from (trainer.init_from)")
+      ->capture_default_str();
+  command->add_option("--base", base, "the base run a LoRA run's adapters go on, when it is not where it was");
+  command->add_option("--few-shot", few_shot, "metrics of generated responses (sft exact_match): put this many "
+                      "train examples of the same task before each prompt (default: the recipe's trainer.few_shot)")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--data", data_file, "evaluate on this file (the format of the recipe's data) instead");
   command->add_option("--split", split, "the recipe's split to evaluate: valid, or test (data.test)")
       ->check(CLI::IsMember({"valid", "test"}))
@@ -63,7 +69,7 @@ void EvalCommand::run() const {
     throw UserError("zoo eval: --data " + data_file + ": no such file");
   if (json) log_to_stderr();
   configure_threads(0);
-  auto loaded = trainers::load_run(run_dir, checkpoint, device);
+  auto loaded = trainers::load_run(run_dir, checkpoint, device, base);
   if (auto problem = trainers::unknown_metric(*loaded.objective, metrics); !problem.empty())
     throw UserError("zoo eval --metrics: " + problem);
   if (moe_stats) {
@@ -83,6 +89,7 @@ void EvalCommand::run() const {
   if (length_penalty) request.generation.length_penalty = *length_penalty;
   request.seed = static_cast<uint64_t>(seed.value_or(loaded.recipe.seed));
   request.samples = samples;
+  request.few_shot = few_shot.value_or(-1);
   auto values = loaded.objective->evaluate_metrics(request);
   if (json) {
     values["checkpoint"] = loaded.checkpoint_dir;

@@ -14,9 +14,9 @@ struct LoadedRun;
 namespace zoo::cli {
 
 struct EvalCommand {
-  std::string run_dir, checkpoint = "best", device, data_file, split = "valid";
+  std::string run_dir, checkpoint = "best", device, data_file, split = "valid", base;
   std::vector<std::string> metrics;
-  std::optional<int64_t> seed, beams;
+  std::optional<int64_t> seed, beams, few_shot;
   std::optional<double> length_penalty;
   int64_t samples = 16;
   bool json = false;

@@ -83,7 +83,10 @@ CLI::App* GenerateCommand::add_to(CLI::App& app) {
   auto* command = app.add_subcommand("generate", "continue a prompt with a trained run");
   command->add_option("run_dir", run_dir, "run directory (runs/NAME)");
   command->add_option("--torchscript", torchscript, "generate from an archive `zoo export` wrote, alone");
-  command->add_option("--checkpoint", checkpoint, "latest, best or step_N")->capture_default_str();
+  command->add_option("--checkpoint", checkpoint,
+                      "latest, best, step_N, or base: the weights the run started from (trainer.init_from)")
+      ->capture_default_str();
+  command->add_option("--base", base, "the base run a LoRA run's adapters go on, when it is not where it was");
   command->add_option("--prompt", prompt, "text to continue (default: the recipe's generation.prompt)");
   command->add_option("--prompt-file", prompt_file, "continue every non-empty line of FILE, as one batch");
   command->add_option("--preset", preset, "precise, balanced or creative: decoding defaults the other flags override")
@@ -139,7 +142,7 @@ void GenerateCommand::run() const {
     options = archive->generation;
     recipe_seed = archive->seed;
   } else {
-    loaded = trainers::load_run(run_dir, checkpoint, device);
+    loaded = trainers::load_run(run_dir, checkpoint, device, base);
     decoder = loaded->objective->decoder();
     if (!decoder)
       throw UserError(fmt::format("zoo generate: {} trains a '{}' model, which does not generate text", run_dir,

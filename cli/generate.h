@@ -10,7 +10,7 @@
 namespace zoo::cli {
 
 struct GenerateCommand {
-  std::string run_dir, checkpoint = "latest", device;
+  std::string run_dir, checkpoint = "latest", device, base;
   std::optional<std::string> prompt, prompt_file, preset, strategy, torchscript, attention_map;
   std::optional<int64_t> max_new_tokens, top_k, beams, num_return, no_repeat_ngram, seed;
   std::optional<double> temperature, top_p, min_p, typical_p, repetition_penalty, length_penalty;

@@ -2,10 +2,13 @@
 // truncation that keeps something to learn, and language-model batches.
 #include "datasets/instructions.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/metrics.h"
 
 namespace zoo::datasets {
 namespace {
@@ -20,6 +23,7 @@ struct Segment {
 struct RenderedExample {
   int64_t line;
   std::vector<Segment> segments;
+  std::string task;  // the instruction, or the first user message
 };
 
 void require_placeholder(const std::string& pattern, const std::string& name, const std::string& option) {
@@ -51,7 +55,7 @@ std::vector<RenderedExample> read_instructions(const DataFile& file, const Instr
   for (const DataLine& line : file.lines()) {
     if (is_blank(line.text)) continue;
     const nlohmann::json object = file.json_object(line);
-    RenderedExample example{line.number, {}};
+    RenderedExample example{line.number, {}, ""};
     if (object.contains("messages")) {
       const nlohmann::json& messages = object["messages"];
       if (!messages.is_array() || messages.empty())
@@ -67,6 +71,7 @@ std::vector<RenderedExample> read_instructions(const DataFile& file, const Instr
         if (role == "system") {
           add_segment(example.segments, {render(options.system_template, {{"content", text}}), false});
         } else if (role == "user") {
+          if (example.task.empty()) example.task = text;
           add_segment(example.segments, {render(options.user_template, {{"content", text}}), false});
         } else if (role == "assistant") {
           add_segment(example.segments, {before_answer, false});
@@ -86,6 +91,7 @@ std::vector<RenderedExample> read_instructions(const DataFile& file, const Instr
       const std::string output = file.string_field(object, "output", line, kInstructionFix);
       const std::string& pattern = input.empty() ? options.prompt_template_no_input : options.prompt_template;
       add_segment(example.segments, {render(pattern, {{"instruction", instruction}, {"input", input}}), false});
+      example.task = instruction;
       add_segment(example.segments, {output, true});
     }
     examples.push_back(std::move(example));
@@ -152,13 +158,27 @@ std::vector<PromptText> read_prompts(const DataFile& file, const PromptOptions& 
 
 }  // namespace
 
+std::vector<InstructionExample> pack_examples(const std::vector<InstructionExample>& examples, int64_t capacity) {
+  std::vector<InstructionExample> rows;
+  for (const InstructionExample& example : examples) {
+    if (rows.empty() || rows.back().tokens() + example.tokens() > capacity) rows.emplace_back();
+    InstructionExample& row = rows.back();
+    const bool first = row.ids.empty();
+    row.ids.insert(row.ids.end(), example.ids.begin(), example.ids.end());
+    row.labels.insert(row.labels.end(), example.labels.begin(), example.labels.end());
+    if (!first) row.labels[row.labels.size() - example.labels.size()] = kIgnoreIndex;
+    row.segment_lengths.push_back(example.tokens());
+  }
+  return rows;
+}
+
 InstructionBatch collate_sequences(const std::vector<const LabelledTokens*>& sequences, int64_t pad_id) {
   std::vector<std::vector<int64_t>> inputs, targets;
   for (const auto* sequence : sequences) {
     inputs.emplace_back(sequence->ids.begin(), sequence->ids.end() - 1);
     targets.emplace_back(sequence->labels.begin() + 1, sequence->labels.end());
   }
-  return {pad(inputs, pad_id), pad(targets, kIgnoreIndex), attention_mask(inputs)};
+  return {pad(inputs, pad_id), pad(targets, kIgnoreIndex), attention_mask(inputs), {}};
 }
 
 // ---- instructions ----
@@ -188,12 +208,14 @@ InstructionsDataset::InstructionsDataset(const InstructionOptions& options, cons
       for (const auto& segment : example.segments) texts.push_back(segment.text);
     const std::vector<std::vector<int64_t>> encoded = tokenizer.encode_batch(texts);
     Truncator truncator(file, split, options.truncation);
-    std::vector<LabelledTokens> examples;
+    std::vector<InstructionExample> examples;
     size_t next = 0;  // into encoded
     for (const RenderedExample& rendered : read) {
-      LabelledTokens example;
+      InstructionExample example;
+      example.task = rendered.task;
       for (const Segment& segment : rendered.segments) {
         std::vector<int64_t> ids = encoded[next++];
+        if (segment.response) example.prompt_length = example.tokens();
         if (segment.response && eos >= 0) ids.push_back(eos);
         const bool learnt = segment.response || options.train_on_prompt;
         example.ids.insert(example.ids.end(), ids.begin(), ids.end());
@@ -202,8 +224,11 @@ InstructionsDataset::InstructionsDataset(const InstructionOptions& options, cons
       const bool cut = truncator.too_long(example.tokens() - 1, limit, rendered.line,
                                           "the example's input (all its tokens but the last)");
       if (cut) {
+        const int64_t before = example.tokens();
         truncator.cut(example.ids, limit + 1);
         truncator.cut(example.labels, limit + 1);
+        if (truncator.cuts_left()) example.prompt_length -= before - example.tokens();
+        example.prompt_length = std::clamp<int64_t>(example.prompt_length, 0, example.tokens());
       }
       const bool learnable = has_target(example);
       if (!cut && !learnable)
@@ -215,10 +240,45 @@ InstructionsDataset::InstructionsDataset(const InstructionOptions& options, cons
     truncator.report(std::to_string(limit) + " tokens");
     return examples;
   });
+  if (options.packing) {
+    if (limit <= 0)
+      throw UserError("data.packing: rows need a length; set data.max_length (or use a model with a context length)");
+    // Packed in a seeded order, so neighbouring lines of the file do not always share a row.
+    unpacked_train_ = train_;
+    std::vector<InstructionExample> shuffled;
+    for (int64_t i : EpochOrder::permutation(train_size(), context.seed, /*epoch=*/-2))
+      shuffled.push_back(unpacked_train_[static_cast<size_t>(i)]);
+    pack_capacity_ = limit + 1;
+    train_ = pack_examples(shuffled, pack_capacity_);
+    order() = EpochOrder(train_size(), context.seed);
+  }
 }
 
-InstructionBatch InstructionsDataset::collate(const std::vector<const LabelledTokens*>& examples) const {
-  return collate_sequences(examples, pad_id_);
+std::string InstructionsDataset::describe() const {
+  if (unpacked_train_.empty()) return ExampleDataset::describe();
+  int64_t tokens = 0;
+  for (const auto& row : train_) tokens += row.tokens();
+  const double filled = static_cast<double>(tokens) / static_cast<double>(train_size() * pack_capacity_);
+  return fmt::format("train {} examples packed into {} rows of {} tokens ({} tokens, {:.0f}% filled), valid {}{}",
+                     with_commas(static_cast<int64_t>(unpacked_train_.size())), with_commas(train_size()),
+                     pack_capacity_, format_count(static_cast<double>(tokens)), 100.0 * filled,
+                     with_commas(valid_size()), test_size() > 0 ? ", test " + with_commas(test_size()) : "");
+}
+
+InstructionBatch InstructionsDataset::collate(const std::vector<const InstructionExample*>& examples) const {
+  InstructionBatch batch = collate_sequences({examples.begin(), examples.end()}, pad_id_);
+  if (examples.empty() || examples.front()->segment_lengths.empty()) return batch;
+  // Segment ids of the input tokens (ids[:-1]) of each row; padding stays 0.
+  auto segments = torch::zeros_like(batch.input);
+  auto accessor = segments.accessor<int64_t, 2>();
+  for (size_t b = 0; b < examples.size(); ++b) {
+    int64_t t = 0;
+    for (size_t k = 0; k < examples[b]->segment_lengths.size(); ++k)
+      for (int64_t i = 0; i < examples[b]->segment_lengths[k] && t < examples[b]->tokens() - 1; ++i)
+        accessor[static_cast<int64_t>(b)][t++] = static_cast<int64_t>(k + 1);
+  }
+  batch.segment_ids = segments;
+  return batch;
 }
 
 // ---- preferences ----

@@ -28,6 +28,16 @@ struct InstructionBatch {
   torch::Tensor input;           // (B, T) int64: ids[:-1]
   torch::Tensor target;          // (B, T) int64: ids[1:], kIgnoreIndex on prompt tokens and padding
   torch::Tensor attention_mask;  // (B, T) bool, true on real input tokens
+  // (B, T) int64 for packed rows (data.packing): 1, 2, ... for each input token's example in
+  // its row, 0 on padding; undefined otherwise.
+  torch::Tensor segment_ids;
+};
+
+// One example of instruction data, or (data.packing, train split) one row of several.
+struct InstructionExample : LabelledTokens {
+  int64_t prompt_length = 0;  // tokens before the last response: what generation is prompted with
+  std::string task;           // the instruction (or first user message): few-shot demonstrations share it
+  std::vector<int64_t> segment_lengths;  // a packed row: the tokens of each example in it; empty = one example
 };
 
 // ---- instructions ----
@@ -39,12 +49,16 @@ struct InstructionOptions : Options<InstructionOptions>, ExampleOptionsBase {
   std::string user_template = "<|user|>\n{content}\n";
   std::string assistant_template = "<|assistant|>\n{content}\n";
   bool train_on_prompt = false;
+  bool packing = false;
 
   template <class V>
   void visit(V& v) {
     visit_common(v,
                  "examples to train on (.jsonl): {\"instruction\", \"input\" (optional), \"output\"} or "
                  "{\"messages\": [{\"role\", \"content\"}, ...]} objects");
+    v("packing", packing,
+      "train rows hold several whole examples, up to max_length (or the model's context) tokens; attention and "
+      "positions stay within each example, so each learns exactly as alone, with less padding");
     v("prompt_template", prompt_template, "the prompt of an example with an input: {instruction}, {input}");
     v("prompt_template_no_input", prompt_template_no_input, "the prompt of an example without input: {instruction}");
     v("system_template", system_template, "a system message: {content}");
@@ -56,16 +70,30 @@ struct InstructionOptions : Options<InstructionOptions>, ExampleOptionsBase {
   std::vector<std::string> texts(const std::string& file) const override;
 };
 
-class InstructionsDataset : public ExampleDataset<LabelledTokens, InstructionBatch> {
+class InstructionsDataset : public ExampleDataset<InstructionExample, InstructionBatch> {
  public:
   InstructionsDataset(const InstructionOptions& options, const DataContext& context);
 
+  // "train 2,000 examples packed into 310 rows (61.2k tokens), valid 200".
+  std::string describe() const override;
+  // The train examples as read, before packing (the same as train_examples() without it).
+  const std::vector<InstructionExample>& unpacked_train_examples() const {
+    return unpacked_train_.empty() ? train_ : unpacked_train_;
+  }
+
  protected:
-  InstructionBatch collate(const std::vector<const LabelledTokens*>& examples) const override;
+  InstructionBatch collate(const std::vector<const InstructionExample*>& examples) const override;
 
  private:
   int64_t pad_id_;
+  std::vector<InstructionExample> unpacked_train_;  // kept only with packing
+  int64_t pack_capacity_ = 0;                       // tokens a packed row holds
 };
+
+// Packs `examples` in order into rows of at most `capacity` tokens, each example whole (a row
+// is closed when the next example does not fit). In a row, each example's first label after the
+// first example is kIgnoreIndex: it would be the target of the previous example's last token.
+std::vector<InstructionExample> pack_examples(const std::vector<InstructionExample>& examples, int64_t capacity);
 
 // ---- preferences ----
 

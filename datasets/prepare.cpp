@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "datasets/chatbot.h"
+#include "datasets/instruction_tasks.h"
 
 namespace zoo::datasets {
 namespace {
@@ -164,7 +165,7 @@ std::string clean_text(std::string_view utf8) {
 
 // ---------------------------------------------------------------- output files and their sizes
 
-enum class Format { kText, kClassification, kTagging, kPairs };
+enum class Format { kText, kClassification, kTagging, kPairs, kInstructions };
 
 // "N lines, N tokens, N bytes" and the like, counted from the bytes written so the line
 // describes the file exactly.
@@ -173,7 +174,9 @@ std::string sizes(Format format, const std::string& content) {
   std::set<std::string_view> labels;
   bool in_sentence = false;
   for (auto line : split_lines(content)) {
-    if (format == Format::kText) {
+    if (format == Format::kInstructions) {
+      items += !line.empty();
+    } else if (format == Format::kText) {
       auto words = split_words(line);
       items += !words.empty();
       tokens += static_cast<int64_t>(words.size());
@@ -209,6 +212,8 @@ std::string sizes(Format format, const std::string& content) {
       return fmt::format("{} sentences, {} tokens, {} tags, {}", items, tokens, labels.size(), bytes);
     case Format::kPairs:
       return fmt::format("{} pairs, {} source tokens, {} target tokens, {}", items, tokens, target_tokens, bytes);
+    case Format::kInstructions:
+      return fmt::format("{} instructions, {}", items, bytes);
   }
   return bytes;
 }
@@ -835,13 +840,24 @@ void prepare_chatbot(const fs::path&, const fs::path& out) {
              read_conversations((out / "conversations.txt").string()).size());
 }
 
+// ---------------------------------------------------------------- sft-tasks
+
+// Generated, not fetched: the week-10 instruction tasks of datasets/instruction_tasks.h.
+void prepare_sft_tasks(const fs::path&, const fs::path& out) {
+  const InstructionTaskSplits splits = generate_instruction_tasks();
+  write_output(out, "train.jsonl", Format::kInstructions, to_jsonl(splits.train));
+  write_output(out, "valid.jsonl", Format::kInstructions, to_jsonl(splits.valid));
+  write_output(out, "test.jsonl", Format::kInstructions, to_jsonl(splits.test));
+}
+
 using Preparer = std::function<void(const fs::path& raw, const fs::path& out)>;
 
 const std::vector<std::pair<std::string, Preparer>>& preparers() {
   static const std::vector<std::pair<std::string, Preparer>> all = {
       {"brown", prepare_brown},     {"nlp-corpus", prepare_nlp_corpus},     {"spam-assassin", prepare_spam_assassin},
       {"cmudict", prepare_cmudict}, {"misspellings", prepare_misspellings}, {"afinn", prepare_afinn},
-      {"words", prepare_words}, {"chatbot", prepare_chatbot}};
+      {"words", prepare_words}, {"chatbot", prepare_chatbot},
+      {"sft-tasks", prepare_sft_tasks}};
   return all;
 }
 
@@ -863,7 +879,7 @@ void prepare_corpus(const std::string& name, const std::string& data_root) {
   }
   fs::path out = fs::path(data_root) / name;
   fs::path raw = out / "raw";
-  const bool generated = name == "chatbot";
+  const bool generated = name == "chatbot" || name == "sft-tasks";
   if (!generated && !fs::is_directory(raw)) throw UserError(raw.string() + ": not fetched; run scripts/fetch_data.sh " + name);
   found->second(raw, out);
 }

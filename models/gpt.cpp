@@ -89,6 +89,15 @@ torch::Tensor positions_from_mask(const torch::Tensor& mask) {
   return (mask.to(torch::kLong).cumsum(1) - 1).clamp_min(0);
 }
 
+// Each token's position within its segment: t minus where its run of equal ids began.
+torch::Tensor positions_in_segments(const torch::Tensor& segment_ids) {
+  auto t = torch::ones_like(segment_ids).cumsum(1) - 1;  // (B, T) 0 .. T-1
+  auto starts_here = torch::ones_like(segment_ids, torch::kBool);
+  starts_here.narrow(1, 1, segment_ids.size(1) - 1)
+      .copy_(segment_ids.narrow(1, 1, segment_ids.size(1) - 1).ne(segment_ids.narrow(1, 0, segment_ids.size(1) - 1)));
+  auto start = std::get<0>(torch::where(starts_here, t, torch::zeros_like(t)).cummax(1));
+  return t - start;
+}
 }  // namespace
 
 torch::Tensor GPTImpl::forward(const torch::Tensor& ids) { return run(ids, positions_like(ids, 0), {}, nullptr); }
@@ -97,6 +106,12 @@ torch::Tensor GPTImpl::forward_masked(const torch::Tensor& ids, const torch::Ten
   TORCH_CHECK(attention_mask.sizes() == ids.sizes(), "attention mask ", attention_mask.sizes(),
               " does not match ids ", ids.sizes());
   return run(ids, positions_from_mask(attention_mask), attention_mask, nullptr);
+}
+
+torch::Tensor GPTImpl::forward_packed(const torch::Tensor& ids, const torch::Tensor& segment_ids) {
+  TORCH_CHECK(segment_ids.sizes() == ids.sizes(), "segment ids ", segment_ids.sizes(), " do not match ids ",
+              ids.sizes());
+  return run(ids, positions_in_segments(segment_ids), {}, nullptr, segment_ids);
 }
 
 torch::Tensor GPTImpl::forward_cached(const torch::Tensor& ids, nn::KVCache& cache) {
@@ -115,7 +130,7 @@ nn::KVCache GPTImpl::make_cache(int64_t batch) const {
 }
 
 torch::Tensor GPTImpl::run(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_mask,
-                           nn::KVCache* cache) {
+                           nn::KVCache* cache, const torch::Tensor& segment_ids) {
   TORCH_CHECK(ids.dim() == 2, "ids must be (B, T), got ", ids.sizes());
   const int64_t offset = cache ? cache->length() : 0, T = ids.size(1);
   if (offset + T > options_.block_size)
@@ -129,6 +144,7 @@ torch::Tensor GPTImpl::run(const torch::Tensor& ids, const torch::Tensor& positi
 
   nn::AttentionContext context;
   context.key_mask = key_mask;
+  context.segment_ids = segment_ids;
   if (rotary) context.rotation = rotary(positions);
   context.cache = cache;
   for (size_t i = 0; i < blocks_.size(); ++i) {

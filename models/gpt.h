@@ -75,6 +75,7 @@ class GPTImpl : public LanguageModelImpl {
 
   torch::Tensor forward(const torch::Tensor& ids) override;
   torch::Tensor forward_masked(const torch::Tensor& ids, const torch::Tensor& attention_mask) override;
+  torch::Tensor forward_packed(const torch::Tensor& ids, const torch::Tensor& segment_ids) override;
   torch::Tensor forward_cached(const torch::Tensor& ids, nn::KVCache& cache) override;
   nn::KVCache make_cache(int64_t batch) const override;
   int64_t context_length() const override { return options_.block_size; }
@@ -84,9 +85,9 @@ class GPTImpl : public LanguageModelImpl {
 
  private:
   // The one forward every entry point shares. positions (T) or (B, T); key_mask (B, S) or
-  // undefined; cache null for a full forward.
+  // undefined; segment_ids (B, T) or undefined; cache null for a full forward.
   torch::Tensor run(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_mask,
-                    nn::KVCache* cache);
+                    nn::KVCache* cache, const torch::Tensor& segment_ids = {});
   void init_weights();
 
   GPTOptions options_;

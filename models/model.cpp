@@ -1,4 +1,4 @@
-// Defaults of the LanguageModel interface: masked forward, weight-decay groups, parameter count.
+// Defaults of the LanguageModel interface: masked and packed forward, weight-decay groups, parameter count.
 #include "models/model.h"
 
 #include <stdexcept>
@@ -9,6 +9,10 @@ namespace zoo::models {
 
 torch::Tensor LanguageModelImpl::forward_masked(const torch::Tensor&, const torch::Tensor&) {
   throw std::logic_error(name() + " does not take an attention mask");
+}
+
+torch::Tensor LanguageModelImpl::forward_packed(const torch::Tensor&, const torch::Tensor&) {
+  throw std::logic_error(name() + " does not take packed sequences");
 }
 
 namespace {

@@ -31,6 +31,11 @@ class LanguageModelImpl : public torch::nn::Module {
   // sequence gets the logits it would get alone. The default throws: not every model has masks.
   virtual torch::Tensor forward_masked(const torch::Tensor& ids, const torch::Tensor& attention_mask);
 
+  // Like forward, for rows packing several sequences: segment_ids (B, T) numbers each token's
+  // sequence (contiguous runs). A token attends only within its sequence and positions restart
+  // at each, so every sequence gets the logits it would get alone. The default throws.
+  virtual torch::Tensor forward_packed(const torch::Tensor& ids, const torch::Tensor& segment_ids);
+
   // The trainable parameters, split for AdamW: weight matrices decay; biases, norm weights and
   // embeddings (names containing "emb", "wte" or "wpe") do not. Each tensor appears once, even
   // when shared (tied embeddings).

@@ -114,8 +114,11 @@ std::string summarize_names(const std::vector<std::string>& names) {
 }
 
 InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoint_dir,
-                           const std::function<bool(const std::string&)>& keep_fresh) {
+                           const std::function<bool(const std::string&)>& keep_fresh, bool log) {
   const std::string path = (fs::path(checkpoint_dir) / "model.pt").string();
+  if (!fs::exists(path) && fs::exists(fs::path(checkpoint_dir) / "adapter.pt"))
+    throw UserError(checkpoint_dir + ": holds LoRA adapters only, not a whole model; write one with `zoo lora merge RUN "
+                    "--out RUN_MERGED` and start from that");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, torch::kCPU);
@@ -133,6 +136,7 @@ InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoi
     throw UserError(checkpoint_dir + ": none of its tensors fits this model (names: " + summarize_names(report.unused) +
                     "); init_from needs a run of the same model type");
 
+  if (!log) return report;
   spdlog::info("init_from {}: loaded {} tensors: {}", checkpoint_dir, report.loaded.size(), summarize_names(report.loaded));
   spdlog::info("init_from: newly initialised: {}", report.fresh.empty() ? "none" : fmt::format("{}", fmt::join(report.fresh, ", ")));
   if (!report.unused.empty())
@@ -142,12 +146,13 @@ InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoi
   return report;
 }
 
-void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const InitFromOptions& options,
-                      const std::string& own_checkpoint) {
-  if (options.init_from.empty() || !own_checkpoint.empty()) return;
+std::string init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer,
+                             const InitFromOptions& options, const std::string& own_checkpoint) {
+  if (options.init_from.empty() || !own_checkpoint.empty()) return "";
   const std::string checkpoint = resolve_init_checkpoint(options.init_from, options.init_checkpoint, "trainer.init_from");
   require_same_vocabulary(tokenizer, checkpoint, options.init_from, "trainer.init_from");
   load_pretrained(model, checkpoint, [](const std::string&) { return false; });
+  return checkpoint;
 }
 
 }  // namespace zoo::trainers

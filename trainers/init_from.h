@@ -36,7 +36,7 @@ struct InitReport {
 // except those `keep_fresh(name)` keeps at their initialisation (task heads), and logs the
 // report in a few lines. Nothing loaded at all is a UserError: the checkpoint is of another model.
 InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoint_dir,
-                           const std::function<bool(const std::string&)>& keep_fresh);
+                           const std::function<bool(const std::string&)>& keep_fresh, bool log = true);
 
 // trainer.init_from and trainer.init_checkpoint of a trainer that starts a whole model from a
 // run (lm, sft), read flat in its section.
@@ -52,10 +52,11 @@ struct InitFromOptions {
 };
 
 // Loads init_from's checkpoint into `model` (every parameter found by name and shape) after
-// checking the tokenizer gives the same ids; nothing when init_from is empty or the objective is
-// rebuilt from its own checkpoint (`own_checkpoint` non-empty), whose weights load instead.
-void init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer, const InitFromOptions& options,
-                      const std::string& own_checkpoint);
+// checking the tokenizer gives the same ids, and returns that checkpoint's directory; nothing
+// (and "") when init_from is empty or the objective is rebuilt from its own checkpoint
+// (`own_checkpoint` non-empty), whose weights load instead.
+std::string init_whole_model(torch::nn::Module& model, const tokenizers::Tokenizer& tokenizer,
+                             const InitFromOptions& options, const std::string& own_checkpoint);
 
 // "embeddings (5), layers (48)": names grouped by their first component, for the log.
 std::string summarize_names(const std::vector<std::string>& names);

@@ -34,12 +34,13 @@ class LMObjective : public Objective {
       : recipe_(*context.recipe), tokenizer_(context.tokenizer), device_(context.device) {
     const Recipe& recipe = *context.recipe;
     model_ = models::language_models().build(recipe.model, models::ModelContext{tokenizer_->vocab_size()});
-    init_whole_model(*model_, *tokenizer_, options.init, context.checkpoint_dir);
+    base_checkpoint_ = init_whole_model(*model_, *tokenizer_, options.init, context.checkpoint_dir);
     model_->to(device_);
     if (context.load_data) load_data();
   }
 
   torch::nn::Module& model() override { return *model_; }
+  std::string base_checkpoint() const override { return base_checkpoint_; }
 
   ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
@@ -203,6 +204,7 @@ class LMObjective : public Objective {
 
   Recipe recipe_;
   std::shared_ptr<tokenizers::Tokenizer> tokenizer_;
+  std::string base_checkpoint_;  // what init_from loaded
   torch::Device device_;
   models::LanguageModel model_;
   std::shared_ptr<datasets::LMDataset> data_;

@@ -21,6 +21,7 @@
 #include "models/model.h"
 #include "models/nn/lora.h"
 #include "models/nn/moe.h"
+#include "trainers/init_from.h"
 
 namespace fs = std::filesystem;
 
@@ -61,6 +62,85 @@ void add_adapters(Objective& objective, const Recipe& recipe, bool log) {
   if (log) spdlog::info("lora: rank {} adapters on {} layers: {}", recipe.lora.rank, adapted.size(), fmt::join(adapted, ", "));
 }
 
+// ---- Adapter-only checkpoints ----
+// A LoRA run started from a base (trainer.init_from) saves only what it trains, as adapter.pt (a
+// {name: tensor} dict that Python's torch.load reads too), and base.json naming the base and a
+// fingerprint of the frozen weights, so loading onto the wrong base is an error, not nonsense.
+
+bool saves_adapters_only(const Recipe& recipe, const Objective& objective) {
+  return recipe.lora.enabled() && !objective.base_checkpoint().empty();
+}
+
+// FNV-1a over the names and bytes of the frozen parameters.
+std::string frozen_fingerprint(torch::nn::Module& model) {
+  uint64_t hash = 14695981039346656037ull;
+  const auto mix = [&hash](const void* data, size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  };
+  for (const auto& item : model.named_parameters()) {
+    if (item.value().requires_grad()) continue;
+    mix(item.key().data(), item.key().size());
+    auto tensor = item.value().detach().to(torch::kCPU).contiguous();
+    mix(tensor.data_ptr(), static_cast<size_t>(tensor.numel()) * tensor.element_size());
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+void save_adapters(torch::nn::Module& model, const std::string& path) {
+  c10::Dict<std::string, torch::Tensor> tensors;
+  for (const auto& item : model.named_parameters())
+    if (item.value().requires_grad()) tensors.insert(item.key(), item.value().detach().to(torch::kCPU));
+  const std::vector<char> bytes = torch::pickle_save(tensors);
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+// Copies adapter.pt into the model's trainable parameters: each one must be there, with its
+// shape, and nothing else.
+void load_adapters(torch::nn::Module& model, const std::string& path) {
+  std::map<std::string, torch::Tensor> saved;
+  try {
+    const std::string bytes = read_file(path);
+    const auto value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    for (const auto& entry : value.toGenericDict()) saved[entry.key().toStringRef()] = entry.value().toTensor();
+  } catch (const c10::Error& e) {
+    throw UserError(path + ": cannot read the adapters (corrupt?): " + std::string(e.what_without_backtrace()).substr(0, 200));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    auto found = saved.find(item.key());
+    if (found == saved.end() || found->second.sizes() != item.value().sizes())
+      throw UserError(path + ": " + (found == saved.end() ? "has no " : "has another shape of ") + item.key() +
+                      "; these adapters are of another lora: setting or model");
+    item.value().copy_(found->second);
+    saved.erase(found);
+  }
+  if (!saved.empty())
+    throw UserError(path + ": " + saved.begin()->first + " has no place in this model's adapters (" +
+                    std::to_string(saved.size()) + " such tensors); the adapters are of another lora: setting");
+}
+
+// Loads the base an adapter checkpoint names (or `base_override`), checks it is the base the
+// adapters were trained on, then the adapters.
+void load_adapter_checkpoint(torch::nn::Module& model, const std::string& checkpoint_dir,
+                             const std::string& base_override) {
+  const auto base = nlohmann::json::parse(read_file((fs::path(checkpoint_dir) / "base.json").string()));
+  const std::string recorded = base.at("checkpoint").get<std::string>();
+  const std::string base_dir =
+      base_override.empty() ? recorded : resolve_init_checkpoint(base_override, "best", "--base");
+  if (!fs::exists(fs::path(base_dir) / "model.pt"))
+    throw UserError(checkpoint_dir + ": its LoRA adapters go on the base model " + base_dir +
+                    ", which is not there; pass --base with the run they were trained on");
+  load_pretrained(model, base_dir, [](const std::string&) { return false; }, /*log=*/false);
+  const std::string fingerprint = frozen_fingerprint(model);
+  if (fingerprint != base.at("fingerprint").get<std::string>())
+    throw UserError(base_dir + ": not the base model the adapters of " + checkpoint_dir + " were trained on (" +
+                    recorded + ", frozen weights " + base.at("fingerprint").get<std::string>() + "; this one's are " +
+                    fingerprint + "); pass --base with that run");
+  load_adapters(model, (fs::path(checkpoint_dir) / "adapter.pt").string());
+}
+
 // Everything the loop restores on resume besides model and optimizer tensors.
 struct LoopState {
   int64_t step = 0;
@@ -68,31 +148,50 @@ struct LoopState {
   int64_t evals_since_best = 0;                            // for trainer.patience
 };
 
+// The model (whole, or adapters and base.json), tokenizer, objective files and recipe of a
+// checkpoint being written: what generation, evaluation and export read.
+void write_model_files(CheckpointWriter& writer, Objective& objective, const tokenizers::Tokenizer& tokenizer,
+                       const std::string& recipe_yaml, bool adapters_only) {
+  if (adapters_only) {
+    save_adapters(objective.model(), writer.path("adapter.pt"));
+    write_file_atomic(writer.path("base.json"),
+                      nlohmann::json{{"checkpoint", objective.base_checkpoint()},
+                                     {"fingerprint", frozen_fingerprint(objective.model())}}
+                          .dump(2));
+  } else {
+    torch::serialize::OutputArchive model_archive;
+    objective.model().save(model_archive);
+    model_archive.save_to(writer.path("model.pt"));
+  }
+  fs::create_directories(writer.path("tokenizer"));
+  tokenizer.save(writer.path("tokenizer"));
+  for (const auto& [name, contents] : objective.checkpoint_files()) write_file_atomic(writer.path(name), contents);
+  write_file_atomic(writer.path("recipe.yaml"), recipe_yaml);
+}
+
 void save_checkpoint(const std::string& run_dir, const LoopState& state, Objective& objective,
                      torch::optim::Optimizer& optimizer, const tokenizers::Tokenizer& tokenizer,
-                     const std::string& recipe_yaml, const torch::Device& device, int64_t keep_last) {
+                     const std::string& recipe_yaml, const torch::Device& device, int64_t keep_last,
+                     bool adapters_only) {
   CheckpointWriter writer((fs::path(run_dir) / "checkpoints").string(), checkpoint_name(state.step));
-  torch::serialize::OutputArchive model_archive;
-  objective.model().save(model_archive);
-  model_archive.save_to(writer.path("model.pt"));
+  write_model_files(writer, objective, tokenizer, recipe_yaml, adapters_only);
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
   optimizer_archive.save_to(writer.path("optimizer.pt"));
   torch::save(rng_states(device), writer.path("rng.pt"));
-  fs::create_directories(writer.path("tokenizer"));
-  tokenizer.save(writer.path("tokenizer"));
   write_file_atomic(writer.path("data_state.bin"), objective.data_state());
-  for (const auto& [name, contents] : objective.checkpoint_files()) write_file_atomic(writer.path(name), contents);
   nlohmann::json json{{"step", state.step}, {"best", state.best}, {"evals_since_best", state.evals_since_best}};
   if (std::isnan(state.best)) json["best"] = nullptr;
   write_file_atomic(writer.path("state.json"), json.dump(2));
-  write_file_atomic(writer.path("recipe.yaml"), recipe_yaml);
   std::string dir = writer.commit();
   set_latest(run_dir, dir);
   prune_checkpoints(run_dir, keep_last);
 }
 
-void load_weights(Objective& objective, const std::string& checkpoint_dir, const torch::Device& device) {
+void load_weights(Objective& objective, const std::string& checkpoint_dir, const torch::Device& device,
+                  const std::string& base_override = "") {
+  if (fs::exists(fs::path(checkpoint_dir) / "adapter.pt"))
+    return load_adapter_checkpoint(objective.model(), checkpoint_dir, base_override);
   std::string path = (fs::path(checkpoint_dir) / "model.pt").string();
   try {
     torch::serialize::InputArchive archive;
@@ -228,8 +327,10 @@ std::string train(const TrainRequest& request) {
   const int64_t first_step = state.step;
   int64_t last_checkpoint = resume_from ? state.step : -1;
 
+  const bool adapters_only = saves_adapters_only(recipe, *objective);
   auto checkpoint = [&] {
-    save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last);
+    save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last,
+                    adapters_only);
     last_checkpoint = state.step;
     metrics.write("checkpoint", {{"step", state.step}});
   };
@@ -436,10 +537,13 @@ nlohmann::json evaluate_routing(Objective& objective, const Recipe& recipe) {
   return report;
 }
 
-LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device_spec) {
-  auto checkpoint = find_checkpoint(run_dir, which_checkpoint);
+LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device_spec,
+                   const std::string& base_override) {
+  const bool base_only = which_checkpoint == "base";
+  auto checkpoint = base_only ? latest_checkpoint(run_dir) : find_checkpoint(run_dir, which_checkpoint);
   if (!checkpoint)
-    throw UserError(run_dir + ": no checkpoint '" + which_checkpoint + "' (use latest, best or step_N; is this a run directory?)");
+    throw UserError(run_dir + ": no checkpoint '" + which_checkpoint +
+                    "' (use latest, best, step_N or base; is this a run directory?)");
   LoadedRecipe loaded = load_recipe((fs::path(*checkpoint) / "recipe.yaml").string(), {}, /*check_files=*/false);
   LoadedRun run;
   run.recipe = loaded.recipe;
@@ -449,11 +553,63 @@ LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoi
   run.tokenizer = tokenizers::load_tokenizer((fs::path(*checkpoint) / "tokenizer").string());
   ObjectiveContext context{&run.recipe, run.tokenizer, run.device};
   context.load_data = false;
+  if (base_only) {
+    // Built as for training, so init_from loads the base; nothing of the run's own is loaded.
+    run.objective = objectives().build(run.recipe.trainer, context);
+    if (run.objective->base_checkpoint().empty())
+      throw UserError(run_dir + ": --checkpoint base: this run did not start from another run's weights "
+                                "(its trainer has no init_from)");
+    run.checkpoint_dir = run.objective->base_checkpoint();
+    run.recipe.lora = {};
+    return run;
+  }
   context.checkpoint_dir = *checkpoint;
   run.objective = objectives().build(run.recipe.trainer, context);
   add_adapters(*run.objective, run.recipe, /*log=*/false);
-  load_weights(*run.objective, *checkpoint, run.device);
+  load_weights(*run.objective, *checkpoint, run.device, base_override);
   return run;
+}
+
+std::string merge_lora_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& out_dir,
+                           const std::string& base_override, bool overwrite) {
+  const bool same = fs::exists(out_dir) && fs::exists(run_dir) && fs::equivalent(run_dir, out_dir);
+  if (same) throw UserError(out_dir + ": is the run being merged; name another --out");
+  if (!overwrite && fs::exists(out_dir)) throw UserError(out_dir + ": already exists; name another --out, or pass --overwrite");
+  LoadedRun run = load_run(run_dir, which_checkpoint, "cpu", base_override);
+  if (!run.recipe.lora.enabled())
+    throw UserError(run_dir + ": has no LoRA adapters to merge (its recipe has no lora: section)");
+  models::nn::merge_lora(run.objective->model());
+
+  // The plain model, built from the recipe without lora:, takes the merged weights by name.
+  Recipe plain = run.recipe;
+  plain.lora = {};
+  plain.name = fs::path(out_dir).filename().string();
+  ObjectiveContext context{&plain, run.tokenizer, torch::kCPU};
+  context.load_data = false;
+  context.checkpoint_dir = run.checkpoint_dir;  // its files (labels), and no init_from
+  auto objective = objectives().build(plain.trainer, context);
+  {
+    torch::NoGradGuard no_grad;
+    auto merged = run.objective->model().named_parameters();
+    for (auto& item : objective->model().named_parameters()) {
+      const torch::Tensor* source = merged.find(item.key());
+      if (!source) throw std::logic_error("merged model has no parameter " + item.key());
+      item.value().copy_(*source);
+    }
+  }
+  const auto state = nlohmann::json::parse(read_file((fs::path(run.checkpoint_dir) / "state.json").string()));
+  if (overwrite && fs::exists(out_dir)) fs::remove_all(out_dir);
+  fs::create_directories(fs::path(out_dir) / "checkpoints");
+  const std::string recipe_yaml = resolved_yaml(plain);
+  CheckpointWriter writer((fs::path(out_dir) / "checkpoints").string(), checkpoint_name(state.at("step").get<int64_t>()));
+  write_model_files(writer, *objective, *run.tokenizer, recipe_yaml, /*adapters_only=*/false);
+  write_file_atomic(writer.path("state.json"),
+                    nlohmann::json{{"step", state.at("step")}, {"merged_from", run.checkpoint_dir}}.dump(2));
+  const std::string dir = writer.commit();
+  write_file_atomic((fs::path(out_dir) / "recipe.yaml").string(), recipe_yaml);
+  set_latest(out_dir, dir);
+  publish_best(out_dir, dir);
+  return dir;
 }
 
 ModelSummary summarize(const LoadedRecipe& loaded) {

@@ -76,6 +76,7 @@ struct EvalRequest {
   uint64_t seed = 0;
   int64_t samples = 16;              // sequences generated for the diversity metrics
   std::string split = "valid";       // valid, or test where the data has a test split
+  int64_t few_shot = -1;             // demonstrations before each prompt of generated metrics; -1 = the recipe's
 };
 
 struct MicroStep {
@@ -98,6 +99,10 @@ class Objective {
  public:
   virtual ~Objective() = default;
   virtual torch::nn::Module& model() = 0;
+  // The checkpoint directory the model's weights started from (trainer.init_from) when this
+  // objective was built for training; "" for a fresh model or one rebuilt from its own
+  // checkpoint. With lora:, checkpoints then hold only the adapters and name this base.
+  virtual std::string base_checkpoint() const { return ""; }
   virtual ParameterGroups parameter_groups() = 0;
   // Forward and backward on the next training batch, gradients scaled by `scale`.
   virtual MicroStep train_micro_step(int64_t batch_size, double scale) = 0;
@@ -180,7 +185,19 @@ struct LoadedRun {
   std::unique_ptr<Objective> objective;
   torch::Device device = torch::kCPU;
 };
-LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device);
+// which_checkpoint: best, latest, step_N, or `base`: the weights the run started from
+// (trainer.init_from) without anything it learnt, for comparing a fine-tuned model with its
+// base on the same data. An adapter-only checkpoint loads onto the base its base.json names, or
+// onto `base_override` (a run directory or checkpoint); either must be the same base,
+// parameter for parameter, or it is a UserError.
+LoadedRun load_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& device,
+                   const std::string& base_override = "");
+
+// `zoo lora merge`: the run's checkpoint with its adapters folded into the weights, written as
+// a run of the plain model (no lora: in its recipe) at `out_dir`, which generate, eval, export
+// and init_from read like any run. Returns the new checkpoint directory.
+std::string merge_lora_run(const std::string& run_dir, const std::string& which_checkpoint, const std::string& out_dir,
+                           const std::string& base_override, bool overwrite);
 
 // Routing statistics of the objective's MoE layers (models::nn::MoEStatsScope::report, plus
 // valid_loss) over the recipe's eval_batches validation batches; null for a model without them.

@@ -128,6 +128,13 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
     auto keys = context.key_mask.to(torch::kBool).unsqueeze(1).unsqueeze(1).unsqueeze(1);  // (B, 1, 1, 1, S)
     allowed = allowed.defined() ? allowed.logical_and(keys) : keys;
   }
+  if (context.segment_ids.defined()) {
+    TORCH_CHECK(!context.cache && context.segment_ids.size(-1) == k.size(2), "segment ids ",
+                context.segment_ids.sizes(), " need a full forward over ", k.size(2), " keys");
+    auto same = context.segment_ids.unsqueeze(-1).eq(context.segment_ids.unsqueeze(-2))  // (B, T, S)
+                    .unsqueeze(1).unsqueeze(1);                                          // (B, 1, 1, T, S)
+    allowed = allowed.defined() ? allowed.logical_and(same) : same;
+  }
   if (allowed.defined()) scores = scores.masked_fill(allowed.logical_not(), lowest(scores.scalar_type()));
 
   auto probs = torch::softmax(scores, -1);                                // (B, G, group, T, S)

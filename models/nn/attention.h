@@ -72,6 +72,9 @@ struct SelfAttentionOptions {
 // except `layer`, which the model sets as it walks the blocks.
 struct AttentionContext {
   torch::Tensor key_mask;    // (B, S) 1 = attend to this key; undefined = all keys
+  // (B, T) packed sequences, no cache: a query sees only the keys of its own segment (several
+  // examples in one row never attend to each other); undefined = one sequence a row.
+  torch::Tensor segment_ids;
   Rotation rotation;         // rotary tables for the query positions; undefined = no rotary
   KVCache* cache = nullptr;  // set for incremental decoding
   int64_t layer = 0;         // which of the cache's layers this call appends to

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include "tests/cli/process.h"
 
 namespace fs = std::filesystem;
@@ -77,15 +79,58 @@ TEST_F(LoRARun, ATargetMatchingNothingIsOneLine) {
 
 // LoRA on a pretrained base (trainer.init_from): before the first step the adapted model is the
 // base exactly (B = 0), so its validation loss is the base's; training the adapters lowers it.
-TEST_F(LoRARun, AFreshAdapterOnABaseRunValidatesAsTheBase) {
+// Its checkpoints hold the adapters alone and name the base, which must be the same base to load.
+TEST_F(LoRARun, AdaptersOnABaseRunSaveAloneAndLoadOntoThatBase) {
   auto base = zoo("train lora.yaml name=base lora.rank=0");
   ASSERT_EQ(base.exit_code, 0) << base.err;
   auto adapted = zoo("train lora.yaml name=on-base trainer.init_from=runs/base trainer.init_checkpoint=latest "
                      "trainer.eval_at_start=true trainer.optimizer.lr=3.0e-3 export.torchscript=false");
   ASSERT_EQ(adapted.exit_code, 0) << adapted.err;
-  const double base_loss = events(shared_->dir.path() / "runs/base/metrics.jsonl", "eval").back()["valid_loss"].get<double>();
-  auto evals = events(shared_->dir.path() / "runs/on-base/metrics.jsonl", "eval");
+  const fs::path dir = shared_->dir.path();
+  const double base_loss = events(dir / "runs/base/metrics.jsonl", "eval").back()["valid_loss"].get<double>();
+  auto evals = events(dir / "runs/on-base/metrics.jsonl", "eval");
   ASSERT_EQ(evals.front()["step"].get<int64_t>(), 0);
   EXPECT_NEAR(evals.front()["valid_loss"].get<double>(), base_loss, 1e-6);
   EXPECT_LT(evals.back()["valid_loss"].get<double>(), base_loss);
+
+  // The checkpoint: adapter.pt (the adapters and ln_f) and base.json, no whole model.
+  const fs::path checkpoint = dir / "runs/on-base/checkpoints/step_000060";
+  ASSERT_TRUE(fs::exists(checkpoint / "adapter.pt"));
+  EXPECT_FALSE(fs::exists(checkpoint / "model.pt"));
+  const auto base_model_bytes = fs::file_size(dir / "runs/base/checkpoints/step_000060/model.pt");
+  EXPECT_LT(fs::file_size(checkpoint / "adapter.pt") * 4, base_model_bytes);
+  auto base_json = nlohmann::json::parse(std::ifstream(checkpoint / "base.json"));
+  EXPECT_EQ(base_json["checkpoint"], "runs/base/checkpoints/step_000060");
+
+  // Evaluated again from its checkpoint (adapters onto the base) it is better than the base; the
+  // run's `base` checkpoint is the base run's weights exactly.
+  auto number = [&](const std::string& args, const char* key) {
+    auto result = zoo("eval " + args + " --data tiny.txt --json");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code == 0 ? nlohmann::json::parse(result.out)[key].get<double>() : -1.0;
+  };
+  const double adapted_perplexity = number("runs/on-base --checkpoint latest", "perplexity");
+  const double base_perplexity = number("runs/base --checkpoint latest", "perplexity");
+  EXPECT_LT(adapted_perplexity, 0.99 * base_perplexity);
+  EXPECT_DOUBLE_EQ(number("runs/on-base --checkpoint base", "perplexity"), base_perplexity);
+
+  // zoo lora merge writes a plain run: whole weights, no lora: section, the same outputs.
+  auto merged = zoo("lora merge runs/on-base --checkpoint latest --out runs/merged");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_TRUE(fs::exists(dir / "runs/merged/checkpoints/step_000060/model.pt"));
+  std::ifstream recipe(dir / "runs/merged/checkpoints/step_000060/recipe.yaml");
+  const std::string merged_recipe((std::istreambuf_iterator<char>(recipe)), std::istreambuf_iterator<char>());
+  EXPECT_NE(merged_recipe.find("rank: 0"), std::string::npos) << merged_recipe;
+  EXPECT_NEAR(number("runs/merged", "perplexity"), adapted_perplexity, 1e-4 * adapted_perplexity);
+  const std::string flags = " --strategy greedy --prompt 'the c' --max-new-tokens 30";
+  EXPECT_EQ(zoo("generate runs/merged" + flags).out, zoo("generate runs/on-base" + flags).out);
+
+  // Onto another base it does not load: one line, exit code 2.
+  ASSERT_EQ(zoo("train lora.yaml name=other-base seed=5 lora.rank=0 trainer.max_steps=10").exit_code, 0);
+  auto wrong = zoo("eval runs/on-base --checkpoint latest --base runs/other-base");
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("not the base model the adapters of"), std::string::npos) << wrong.err;
+  auto twice = zoo("lora merge runs/on-base --out runs/merged");
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("runs/merged: already exists"), std::string::npos) << twice.err;
 }

@@ -31,6 +31,7 @@ trainer:
   eval_every: 200
   eval_batches: 2
   eval_at_start: true
+  eval_metrics: [exact_match]
   optimizer: {type: adamw, lr: 3.0e-3}
   scheduler: {type: cosine, warmup_steps: 10}
 generation: {max_new_tokens: 0}
@@ -61,6 +62,28 @@ TEST(SFT, AGptLearnsTheResponsesOfInstructionData) {
   // Responses are 4 to 7 tokens of 7 kinds (6 letters and </s>): ln 7 = 1.95 nats when guessed.
   EXPECT_GT(evals.front()["valid_loss"].get<double>(), 1.5);
   EXPECT_LT(evals.back()["valid_loss"].get<double>(), 1.0);
+  auto matches = events(dir.path() / "runs/sft/metrics.jsonl", "eval_metrics");
+  ASSERT_EQ(matches.size(), 3u);
+  EXPECT_EQ(matches.front()["exact_match"].get<double>(), 0.0);
+  EXPECT_GT(matches.back()["exact_match"].get<double>(), 0.1);
+
+  // Packed: rows of up to 33 tokens hold 3 or 4 examples, so 10 rows a batch see about as many
+  // examples as 32 single ones, and learn as well.
+  auto packed = run_shell(std::string(ZOO_BINARY) + " train sft.yaml name=packed data.packing=true trainer.batch_size=10",
+                          dir.path());
+  ASSERT_EQ(packed.exit_code, 0) << packed.err;
+  EXPECT_NE((packed.out + packed.err).find("train 2,000 examples packed into"), std::string::npos) << packed.out;
+  auto packed_evals = events(dir.path() / "runs/packed/metrics.jsonl", "eval");
+  EXPECT_GT(packed_evals.front()["valid_loss"].get<double>(), 1.5);
+  EXPECT_LT(packed_evals.back()["valid_loss"].get<double>(), 1.0);
+  EXPECT_GT(events(dir.path() / "runs/packed/metrics.jsonl", "eval_metrics").back()["exact_match"].get<double>(), 0.1);
+
+  // zoo eval: exact match per task, with demonstrations before each prompt on request.
+  auto evaluated = run_shell(std::string(ZOO_BINARY) + " eval runs/sft --checkpoint latest --few-shot 2 --json", dir.path());
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  auto values = nlohmann::json::parse(evaluated.out);
+  EXPECT_EQ(values["few_shot"].get<int64_t>(), 2);
+  EXPECT_EQ(values["eval_examples"].get<int64_t>(), 64);
 
   auto wrong = run_shell(std::string(ZOO_BINARY) +
                              " train sft.yaml name=wrong \"data={type: text, train: train.jsonl, block_size: 16}\"",

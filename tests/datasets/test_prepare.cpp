@@ -52,7 +52,7 @@ class PrepareTest : public ::testing::Test {
 TEST_F(PrepareTest, ListsCorporaInHelpOrder) {
   EXPECT_EQ(zoo::datasets::preparable_corpora(),
             (std::vector<std::string>{"brown", "nlp-corpus", "spam-assassin", "cmudict", "misspellings", "afinn",
-                                      "words", "chatbot"}));
+                                      "words", "chatbot", "sft-tasks"}));
 }
 
 // Ten documents: ca01 (quotes, clitics, repeated punctuation, a headline mid-paragraph),
@@ -258,7 +258,7 @@ TEST_F(PrepareTest, ErrorsSayWhichCommandFetches) {
             (root_ / "cmudict/raw").string() + ": not fetched; run scripts/fetch_data.sh cmudict");
   EXPECT_EQ(user_error_of([&] { prepare("browm"); }),
             "unknown corpus 'browm' (did you mean 'brown'?); known: brown, nlp-corpus, spam-assassin, cmudict, "
-            "misspellings, afinn, words, chatbot");
+            "misspellings, afinn, words, chatbot, sft-tasks");
   fs::create_directories(root_ / "afinn/raw");
   EXPECT_EQ(user_error_of([&] { prepare("afinn"); }),
             (root_ / "afinn/raw/index.js").string() + ": missing; run scripts/fetch_data.sh afinn again");
