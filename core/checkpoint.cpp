@@ -63,7 +63,12 @@ void set_latest(const std::string& run_dir, const std::string& checkpoint_dir) {
   write_file_atomic((fs::path(run_dir) / "latest").string(), relative + "\n");
 }
 
+// A step directory exists only once complete (CheckpointWriter renames it into place), so the
+// newest one is the checkpoint to trust even when a kill came between that rename and the
+// `latest` pointer's update.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
+  auto steps = step_directories(fs::path(run_dir) / "checkpoints");
+  if (!steps.empty()) return steps.back().string();
   fs::path pointer = fs::path(run_dir) / "latest";
   if (fs::exists(pointer)) {
     std::ifstream in(pointer);
@@ -72,9 +77,7 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
     fs::path dir = fs::path(run_dir) / relative;
     if (!relative.empty() && fs::is_directory(dir)) return dir.string();
   }
-  auto steps = step_directories(fs::path(run_dir) / "checkpoints");
-  if (steps.empty()) return std::nullopt;
-  return steps.back().string();
+  return std::nullopt;
 }
 
 std::optional<std::string> find_checkpoint(const std::string& run_dir, const std::string& which) {

@@ -35,8 +35,8 @@ std::string checkpoint_name(int64_t step);
 // The `latest` pointer in the run directory, written after the checkpoint it names exists.
 void set_latest(const std::string& run_dir, const std::string& checkpoint_dir);
 
-// The checkpoint to resume from: `latest` if it names an existing directory, else the newest
-// complete step directory; nullopt when the run has none.
+// The checkpoint to resume from: the newest step directory (each is complete once it exists),
+// else what `latest` names; nullopt when the run has none.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 
 // Resolves "latest", "best" or "step_N" in a run directory to a checkpoint path.

@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -56,6 +57,7 @@ YAML::Node parse(const std::string& text, const std::string& file) {
 }  // namespace
 
 RecipeDocument RecipeDocument::load_file(const std::string& path) {
+  if (std::filesystem::is_directory(path)) throw UserError(path + ": is a directory; give the recipe's YAML file");
   std::ifstream in(path);
   if (!in) throw UserError(path + ": cannot read recipe (no such file, or no permission)");
   std::stringstream buffer;
@@ -132,6 +134,17 @@ void RecipeDocument::fail(const std::string& key_path, const std::string& what) 
     begin = end + 1;
   }
   fail_at(locate(key_path, deepest), key_path + ": " + what);
+}
+
+void RecipeDocument::relocate(const UserError& error) const {
+  const std::string what = error.what();
+  const size_t colon = what.find(": ");
+  const std::string key = what.substr(0, colon);
+  const bool names_a_key = colon != std::string::npos && !key.empty() &&
+                           key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") == std::string::npos &&
+                           root_.IsMap() && root_[key.substr(0, key.find('.'))].IsDefined();
+  if (!names_a_key) throw error;
+  fail(key, what.substr(colon + 2));
 }
 
 Location RecipeDocument::locate(const std::string& key_path, const YAML::Node& node) const {
@@ -226,6 +239,7 @@ YAML::Node Reader::claim(const char* key, const Check& check) {
 }
 
 void Reader::check_number(const YAML::Node& node, const std::string& path, double value, const Check& check) const {
+  if (!std::isfinite(value)) fail(node, path, "expected a finite number, got " + node.Scalar());
   bool too_low = check.min && (check.min_exclusive ? value <= *check.min : value < *check.min);
   bool too_high = check.max && value > *check.max;
   if (too_low || too_high) {

@@ -10,6 +10,8 @@
 
 namespace zoo {
 
+class UserError;
+
 struct Location {
   std::string file;
   int line = 1;    // 1-based
@@ -34,6 +36,10 @@ class RecipeDocument {
   // Throws "LOCATION: key_path: what" for a check made after reading (the deepest node of
   // `key_path` that exists gives the location).
   [[noreturn]] void fail(const std::string& key_path, const std::string& what) const;
+  // Rethrows `error`; one that begins "key.path: " with a key of this recipe comes out located
+  // at that key, like fail()'s (checks made where the document is not at hand: a file a
+  // component opens, a run init_from names).
+  [[noreturn]] void relocate(const UserError& error) const;
 
   // Off when reading a finished run's recipe, whose data files need not exist any more.
   bool check_files = true;

@@ -48,6 +48,7 @@ std::vector<LabelledText> read_labelled_texts(const DataFile& file, const Classi
           {line.number, file.string_field(object, options.text_field, line, "set data.text_field to the key of the text"),
            file.string_field(object, options.label_field, line, "set data.label_field to the key of the label", true)});
     }
+    if (examples.back().label.empty()) file.fail(line.number, "the label is empty; fill it in or remove the line");
   }
   if (examples.empty()) file.fail_empty(kClassificationLayout);
   return examples;

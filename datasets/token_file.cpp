@@ -101,6 +101,18 @@ TokenStream TokenStream::map_file(const std::string& path) {
   stream.vocab_size_ = static_cast<int64_t>(header.vocab_size);
   stream.tokenizer_fingerprint_.assign(header.tokenizer_fingerprint, sizeof header.tokenizer_fingerprint);
   stream.source_hash_.assign(header.source_hash, sizeof header.source_hash);
+  // One pass over the ids before any window is read: an id past the vocabulary would index
+  // outside the embedding.
+  const auto out_of_range = [&](auto* ids) {
+    for (uint64_t i = 0; i < header.count; ++i)
+      if (ids[i] >= header.vocab_size) return static_cast<int64_t>(i);
+    return int64_t{-1};
+  };
+  const int64_t bad = header.width == 2 ? out_of_range(reinterpret_cast<const uint16_t*>(stream.base_))
+                                        : out_of_range(reinterpret_cast<const uint32_t*>(stream.base_));
+  if (bad >= 0)
+    throw fail("token " + std::to_string(bad) + " is id " + std::to_string(stream.at(bad)) +
+               ", outside its vocabulary of " + std::to_string(header.vocab_size) + " (damaged)");
   ::madvise(mapping->address, mapping->length, MADV_RANDOM);  // windows are read at random starts
   return stream;
 }

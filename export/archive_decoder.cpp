@@ -64,19 +64,38 @@ LoadedArchive load_exported(const std::string& path, const torch::Device& device
     if (!extra.count(name))
       throw UserError(path + ": a TorchScript archive without " + name +
                       ", so not one zoo export wrote; it needs the tokenizer and recipe zoo export bundles");
-  auto manifest = nlohmann::json::parse(extra.at(kArchiveManifest));
+  const auto damaged = [&](const std::string& what) {
+    return UserError(path + ": " + kArchiveManifest + " " + what + " (damaged); export the run again with zoo export RUN_DIR");
+  };
+  auto manifest = nlohmann::json::parse(extra.at(kArchiveManifest), nullptr, /*allow_exceptions=*/false);
+  if (!manifest.is_object()) throw damaged("is not a JSON object");
+  if (!manifest.contains("tokenizer_files") || !manifest["tokenizer_files"].is_array()) throw damaged("lists no tokenizer_files");
+  if (!manifest.value("context_length", nlohmann::json(0)).is_number_integer()) throw damaged("has no integer context_length");
   archive.context_length = manifest.value("context_length", int64_t{0});
 
   // The tokenizer travels as files; it is rebuilt from a temporary directory.
   std::vector<std::string> tokenizer_files;
-  for (const auto& name : manifest.at("tokenizer_files")) tokenizer_files.push_back(kArchiveTokenizerDir + name.get<std::string>());
+  for (const auto& name : manifest["tokenizer_files"]) {
+    if (!name.is_string()) throw damaged("has a tokenizer file name that is not a string");
+    tokenizer_files.push_back(kArchiveTokenizerDir + name.get<std::string>());
+  }
   ExtraFiles tokenizer_extra;
   load_archive(path, tokenizer_files, tokenizer_extra, device);
+  for (const auto& name : tokenizer_files)
+    if (!tokenizer_extra.count(name))
+      throw UserError(path + ": " + name + " is missing from the archive (damaged); export the run again with zoo "
+                                           "export RUN_DIR");
   const fs::path dir = fs::temp_directory_path() / ("zoo-archive-tokenizer-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   for (const auto& [name, content] : tokenizer_extra) write_file_atomic((dir / name.substr(std::string(kArchiveTokenizerDir).size())).string(), content);
   try {
     archive.tokenizer = tokenizers::load_tokenizer(dir.string());
+  } catch (const UserError& e) {
+    fs::remove_all(dir);
+    // The error names the temporary copy; the user knows the archive.
+    std::string what = e.what();
+    if (what.rfind(dir.string(), 0) == 0) what = what.substr(dir.string().size() + 1);
+    throw UserError(path + ": its tokenizer does not load (" + what + "); export the run again with zoo export RUN_DIR");
   } catch (...) {
     fs::remove_all(dir);
     throw;

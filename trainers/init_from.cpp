@@ -132,6 +132,10 @@ InitReport load_pretrained(torch::nn::Module& model, const std::string& checkpoi
   collect_tensors(archive, "", saved);
   for (const auto& name : saved)
     if (!used.count(name)) report.unused.push_back(name);
+  if (report.loaded.empty() && !report.mismatched.empty())
+    throw UserError(checkpoint_dir + ": none of its tensors has this model's shape (" + report.mismatched.front() +
+                    ", and " + std::to_string(report.mismatched.size() - 1) +
+                    " more); init_from needs a run of the same model type and size");
   if (report.loaded.empty())
     throw UserError(checkpoint_dir + ": none of its tensors fits this model (names: " + summarize_names(report.unused) +
                     "); init_from needs a run of the same model type");

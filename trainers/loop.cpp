@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -141,12 +142,65 @@ void load_adapter_checkpoint(torch::nn::Module& model, const std::string& checkp
   load_adapters(model, (fs::path(checkpoint_dir) / "adapter.pt").string());
 }
 
+// Numerical faults: a step whose loss or gradient norm is not finite is skipped, logged and
+// counted; a gradient norm far above its running average is logged.
+struct FaultWatch {
+  FaultWatch(MetricsLog& metrics, double spike_factor) : metrics_(metrics), spike_factor_(spike_factor) {}
+
+  // Whether the update may go ahead. One host read of the loss and the norm.
+  bool check(const torch::Tensor& loss, const torch::Tensor& grad_norm, int64_t step) {
+    auto host = torch::stack({loss.detach().to(torch::kFloat64).reshape({}), grad_norm.to(torch::kFloat64).reshape({})})
+                    .to(torch::kCPU);
+    const double loss_value = host[0].item<double>(), norm = host[1].item<double>();
+    if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
+      ++in_a_row;
+      ++total;
+      spdlog::warn("step {}: {} is {}; update skipped ({} in a row, {} in all)", step,
+                   std::isfinite(loss_value) ? "the gradient norm" : "the loss",
+                   std::isfinite(loss_value) ? norm : loss_value, in_a_row, total);
+      metrics_.write("bad_step", {{"step", step},
+                                  {"loss", std::isfinite(loss_value) ? nlohmann::json(loss_value) : nlohmann::json(nullptr)},
+                                  {"grad_norm", std::isfinite(norm) ? nlohmann::json(norm) : nlohmann::json(nullptr)},
+                                  {"in_a_row", in_a_row}});
+      return false;
+    }
+    in_a_row = 0;
+    // After a short warm-up, against an exponential average over ~50 steps.
+    if (spike_factor_ > 0 && seen_ >= 20 && norm > spike_factor_ * average_) {
+      spdlog::warn("step {}: gradient norm {:.3g} is {:.1f} times its running average {:.3g}", step, norm,
+                   norm / average_, average_);
+      metrics_.write("grad_spike", {{"step", step}, {"grad_norm", norm}, {"average", average_}});
+    }
+    average_ = seen_ == 0 ? norm : 0.98 * average_ + 0.02 * norm;
+    ++seen_;
+    return true;
+  }
+
+  int64_t in_a_row = 0;
+  int64_t total = 0;
+
+ private:
+  MetricsLog& metrics_;
+  double spike_factor_;
+  double average_ = 0;
+  int64_t seen_ = 0;
+};
+
 // Everything the loop restores on resume besides model and optimizer tensors.
 struct LoopState {
   int64_t step = 0;
   double best = std::numeric_limits<double>::quiet_NaN();  // of trainer.best_metric; NaN before any validation
   int64_t evals_since_best = 0;                            // for trainer.patience
 };
+
+// Serialises in memory, then writes the bytes with write_file_atomic: a failing write (a full
+// disk) is then an exception we report, where torch's file writer would throw from its
+// destructor and abort.
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& path) {
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
 
 // The model (whole, or adapters and base.json), tokenizer, objective files and recipe of a
 // checkpoint being written: what generation, evaluation and export read.
@@ -161,7 +215,7 @@ void write_model_files(CheckpointWriter& writer, Objective& objective, const tok
   } else {
     torch::serialize::OutputArchive model_archive;
     objective.model().save(model_archive);
-    model_archive.save_to(writer.path("model.pt"));
+    save_archive(model_archive, writer.path("model.pt"));
   }
   fs::create_directories(writer.path("tokenizer"));
   tokenizer.save(writer.path("tokenizer"));
@@ -177,8 +231,10 @@ void save_checkpoint(const std::string& run_dir, const LoopState& state, Objecti
   write_model_files(writer, objective, tokenizer, recipe_yaml, adapters_only);
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
-  optimizer_archive.save_to(writer.path("optimizer.pt"));
-  torch::save(rng_states(device), writer.path("rng.pt"));
+  save_archive(optimizer_archive, writer.path("optimizer.pt"));
+  std::ostringstream rng;
+  torch::save(rng_states(device), rng);
+  write_file_atomic(writer.path("rng.pt"), rng.str());
   write_file_atomic(writer.path("data_state.bin"), objective.data_state());
   nlohmann::json json{{"step", state.step}, {"best", state.best}, {"evals_since_best", state.evals_since_best}};
   if (std::isnan(state.best)) json["best"] = nullptr;
@@ -193,13 +249,28 @@ void load_weights(Objective& objective, const std::string& checkpoint_dir, const
   if (fs::exists(fs::path(checkpoint_dir) / "adapter.pt"))
     return load_adapter_checkpoint(objective.model(), checkpoint_dir, base_override);
   std::string path = (fs::path(checkpoint_dir) / "model.pt").string();
+  // torch's load takes each saved tensor whatever its shape, so the shapes are checked after.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& item : objective.model().named_parameters()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : objective.model().named_buffers()) shapes.emplace_back(item.key(), item.value().sizes().vec());
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path, device);
     objective.model().load(archive);
   } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
     throw UserError(path + ": cannot load model weights (corrupt, or from a different model config): " +
-                    std::string(e.what_without_backtrace()).substr(0, 200));
+                    what.substr(0, std::min(what.find('\n'), size_t{200})));
+  }
+  auto parameters = objective.model().named_parameters();
+  auto buffers = objective.model().named_buffers();
+  for (const auto& [name, shape] : shapes) {
+    const torch::Tensor* loaded = parameters.find(name);
+    if (!loaded) loaded = buffers.find(name);
+    if (loaded && loaded->sizes().vec() != shape)
+      throw UserError(fmt::format("{}: holds the weights of another model configuration: {} is {} there, {} in this "
+                                  "run's model; the checkpoint does not belong to this run",
+                                  path, name, fmt::join(loaded->sizes(), "x"), fmt::join(shape, "x")));
   }
 }
 
@@ -218,8 +289,16 @@ LoopState load_checkpoint(const std::string& checkpoint_dir, Objective& objectiv
     throw UserError(checkpoint_dir + ": cannot load optimizer or RNG state: " +
                     std::string(e.what_without_backtrace()).substr(0, 200));
   }
-  objective.load_data_state(read_file((dir / "data_state.bin").string()));
-  auto json = nlohmann::json::parse(read_file((dir / "state.json").string()));
+  try {
+    objective.load_data_state(read_file((dir / "data_state.bin").string()));
+  } catch (const UserError& e) {
+    throw UserError((dir / "data_state.bin").string() + ": " + e.what());
+  }
+  const std::string state_path = (dir / "state.json").string();
+  auto json = nlohmann::json::parse(read_file(state_path), nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("step") || !json["step"].is_number_integer())
+    throw UserError(state_path + ": not a checkpoint's state (damaged); resume from another checkpoint (remove this "
+                                 "one) or start the run again");
   LoopState state;
   state.step = json.at("step").get<int64_t>();
   // Checkpoints before trainer.best_metric kept the best validation loss only.
@@ -273,11 +352,16 @@ std::string train(const TrainRequest& request) {
   const torch::Device device = select_device(recipe.device);
   seed_everything(static_cast<uint64_t>(recipe.seed));
 
-  auto tokenizer = resume_from ? tokenizers::load_tokenizer((fs::path(*resume_from) / "tokenizer").string())
-                               : datasets::build_tokenizer(recipe);
-  ObjectiveContext context{&recipe, tokenizer, device};
-  auto objective = objectives().build(recipe.trainer, context);
-  add_adapters(*objective, recipe, /*log=*/true);
+  std::shared_ptr<tokenizers::Tokenizer> tokenizer;
+  std::unique_ptr<Objective> objective;
+  try {
+    tokenizer = resume_from ? tokenizers::load_tokenizer((fs::path(*resume_from) / "tokenizer").string())
+                            : datasets::build_tokenizer(recipe);
+    objective = objectives().build(recipe.trainer, ObjectiveContext{&recipe, tokenizer, device});
+    add_adapters(*objective, recipe, /*log=*/true);
+  } catch (const UserError& e) {
+    loaded.document.relocate(e);
+  }
   check_metrics(*objective, recipe, loaded.document);
   auto groups = objective->parameter_groups();
   BuiltOptimizer built = optimizers().build(loop.optimizer, groups);
@@ -313,6 +397,8 @@ std::string train(const TrainRequest& request) {
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  // Past a file size limit a write fails (and the checkpoint with it) instead of killing the run.
+  std::signal(SIGXFSZ, SIG_IGN);
   stop_requested = false;
 
   // 3. The loop.
@@ -328,9 +414,28 @@ std::string train(const TrainRequest& request) {
   int64_t last_checkpoint = resume_from ? state.step : -1;
 
   const bool adapters_only = saves_adapters_only(recipe, *objective);
+  FaultWatch faults(metrics, loop.grad_spike_factor);
+  // A checkpoint that cannot be written (a full disk, a file size limit, a directory gone) stops
+  // the run: the writer removes its temporary, so the previous checkpoint is the newest.
+  const auto checkpoint_failed = [&](const std::string& what) {
+    const auto previous = latest_checkpoint(run_dir);
+    return UserError(fmt::format("{}: cannot write the checkpoint of step {} ({}); {}; make room or fix the "
+                                 "directory, then continue with zoo train --resume {}",
+                                 run_dir, state.step, what.substr(0, what.find('\n')),
+                                 previous ? "the previous checkpoint " + *previous + " is intact" : "no checkpoint yet",
+                                 run_dir));
+  };
   auto checkpoint = [&] {
-    save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last,
-                    adapters_only);
+    try {
+      save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last,
+                      adapters_only);
+    } catch (const c10::Error& e) {
+      throw checkpoint_failed(e.what_without_backtrace());
+    } catch (const UserError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw checkpoint_failed(e.what());
+    }
     last_checkpoint = state.step;
     metrics.write("checkpoint", {{"step", state.step}});
   };
@@ -397,8 +502,21 @@ std::string train(const TrainRequest& request) {
         step_terms[name] = step_terms.count(name) ? step_terms[name] + value : value;
       tokens_since_log += result.tokens;
     }
-    torch::Tensor grad_norm;  // read on the host only when logging
+    torch::Tensor grad_norm;  // read on the host only when logging, or by the fault check
     if (loop.clip_grad_norm > 0) grad_norm = clip_grad_norm(all_parameters, loop.clip_grad_norm);
+    else if (loop.max_bad_steps > 0) grad_norm = gradient_norm(all_parameters);
+    if (loop.max_bad_steps > 0 && !faults.check(step_loss, grad_norm, state.step + 1)) {
+      optimizer->zero_grad();  // no update: weights and optimizer state stay as they were
+      if (faults.in_a_row > loop.max_bad_steps) {
+        const auto good = latest_checkpoint(run_dir);
+        throw UserError(fmt::format(
+            "training stopped at step {}: {} steps in a row had a non-finite loss or gradient norm (more than "
+            "trainer.max_bad_steps: {}); the last good checkpoint is {}; lower trainer.optimizer.lr or check the data, "
+            "then continue with zoo train --resume {}",
+            state.step + 1, faults.in_a_row, loop.max_bad_steps, good.value_or("none (no checkpoint yet)"), run_dir));
+      }
+      continue;  // the step is not counted: max_steps good updates are made
+    }
     optimizer->step();
     ++state.step;
 
@@ -447,6 +565,7 @@ std::string train(const TrainRequest& request) {
                         {"elapsed_s", elapsed},
                         {"stopped", stop_requested.load()},
                         {"early_stopped", early_stopped},
+                        {"bad_steps", faults.total},
                         {"best_metric", loop.best_metric},
                         {"best", std::isnan(state.best) ? nlohmann::json(nullptr) : nlohmann::json(state.best)}});
   spdlog::info("{} steps in {}; run directory {}", state.step - first_step, format_duration(elapsed), run_dir);
@@ -614,10 +733,14 @@ std::string merge_lora_run(const std::string& run_dir, const std::string& which_
 
 ModelSummary summarize(const LoadedRecipe& loaded) {
   const Recipe& recipe = loaded.recipe;
-  auto tokenizer = datasets::build_tokenizer(recipe);
-  ObjectiveContext context{&recipe, tokenizer, torch::kCPU};
-  auto objective = objectives().build(recipe.trainer, context);
-  add_adapters(*objective, recipe, /*log=*/true);
+  std::unique_ptr<Objective> objective;
+  try {
+    auto tokenizer = datasets::build_tokenizer(recipe);
+    objective = objectives().build(recipe.trainer, ObjectiveContext{&recipe, tokenizer, torch::kCPU});
+    add_adapters(*objective, recipe, /*log=*/true);
+  } catch (const UserError& e) {
+    loaded.document.relocate(e);
+  }
   check_metrics(*objective, recipe, loaded.document);
   ModelSummary summary;
   summary.parameters = count_parameters(objective->model());

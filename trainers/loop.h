@@ -33,6 +33,8 @@ struct LoopOptions {
   std::string best_metric = "loss";
   int64_t patience = 0;
   bool eval_at_start = false;
+  int64_t max_bad_steps = 10;
+  double grad_spike_factor = 10.0;
   std::string output_dir;
   Component optimizer{"adamw", nullptr};
   Component scheduler{"cosine", nullptr};
@@ -55,6 +57,12 @@ struct LoopOptions {
     v("patience", patience, "early stopping: validations without a new best_metric before training stops; 0 = never",
       non_negative());
     v("eval_at_start", eval_at_start, "validate (and compute eval_metrics) once before the first step");
+    v("max_bad_steps", max_bad_steps,
+      "a step whose loss or gradient norm is NaN or Inf is skipped (no update); more than this many in a row stop "
+      "the run; 0 = no check (the check reads two numbers on the host each step)",
+      non_negative());
+    v("grad_spike_factor", grad_spike_factor,
+      "log a gradient norm above this many times its running average; 0 = off", non_negative());
     v("output_dir", output_dir, "run directory; default runs/<name>");
     v.component("optimizer", optimizer, "optimizer", "optimizer");
     v.component("scheduler", scheduler, "scheduler", "learning-rate schedule");

@@ -119,12 +119,16 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std:
     param_groups[i].options().set_lr(lr * (i < lr_scales.size() ? lr_scales[i] : 1.0));
 }
 
-torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters) {
   std::vector<torch::Tensor> norms;
   for (const auto& p : parameters)
     if (p.grad().defined()) norms.push_back(p.grad().norm());
   if (norms.empty()) return torch::zeros({});
-  torch::Tensor total = torch::stack(norms).norm();
+  return torch::stack(norms).norm();
+}
+
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  torch::Tensor total = gradient_norm(parameters);
   torch::Tensor scale = (max_norm / (total + 1e-6)).clamp_max(1.0);
   for (const auto& p : parameters)
     if (p.grad().defined()) p.grad().mul_(scale);

@@ -41,6 +41,9 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std:
 // returns a double, a host sync every step).
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
 
+// The global L2 norm of the gradients, as a tensor (0 when none has a gradient).
+torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters);
+
 void register_optimizers();
 
 }  // namespace zoo::trainers

@@ -53,6 +53,11 @@ TEST(Checkpoint, LatestPruneAndBest) {
   EXPECT_EQ(fs::path(*latest_checkpoint(run.path.string())).filename(), "step_000030");
   prune_checkpoints(run.path.string(), 2);
   EXPECT_FALSE(fs::exists(run.path / "checkpoints/.tmp-step_000050"));
+  // A kill between a checkpoint's rename into place and the pointer's update: the newer
+  // (complete) checkpoint wins over the pointer.
+  write_checkpoint(run, 60);
+  set_latest(run.path.string(), (run.path / "checkpoints/step_000030").string());
+  EXPECT_EQ(fs::path(*latest_checkpoint(run.path.string())).filename(), "step_000060");
 }
 
 }  // namespace
