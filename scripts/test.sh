@@ -11,7 +11,8 @@ if [[ ${1:-} == --asan ]]; then
   generator=()
   if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
   [[ -f build-asan/CMakeCache.txt ]] ||
-    cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOO_SANITIZE=ON
+    cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZOO_SANITIZE=ON \
+          "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
   cmake --build build-asan -j "$(nproc)" --target unit_tests
   # Leak checks off: libtorch and OpenMP keep pools alive to exit, which LeakSanitizer reports.
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -184,7 +184,7 @@ TEST_F(GenerateEval, TheArchiveAloneGeneratesWhatTheRunDoes) {
 TEST_F(GenerateEval, ArchiveMistakesAreOneLine) {
   ASSERT_EQ(train_->exit_code, 0) << train_->err;
   expect_one_line_error("export runs/none",
-                        "runs/none: no checkpoint 'best' (use latest, best or step_N; is this a run directory?)");
+                        "runs/none: no checkpoint 'best' (use latest, best, step_N or base; is this a run directory?)");
   // A TorchScript file from another tool has none of the files zoo bundles.
   auto made = run_shell(std::string(ZOO_PYTHON) + " -c \"import torch; torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), 'other.pt')\"",
                         dir_->path());
