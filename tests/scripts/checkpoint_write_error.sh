@@ -4,14 +4,8 @@
 # The run exits 2 with one line naming the step and the intact previous checkpoint, leaves no
 # partial checkpoint, and resumes from it once the limit is gone.
 # Usage: checkpoint_write_error.sh ZOO_BINARY SOURCE_DIR
-set -euo pipefail
-zoo=$(realpath "$1")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-/usr/bin/python3 -c "
-import random; random.seed(5); w='a cat and the dog ran on mats in rain'.split()
-open('corpus.txt','w').write(''.join(' '.join(random.choice(w) for _ in range(9))+'.\n' for _ in range(2000)))"
+source "$(dirname "$0")/../support/script_setup.sh"
+write_corpus corpus.txt 5 2000
 cat > recipe.yaml <<'YAML'
 name: full
 seed: 3

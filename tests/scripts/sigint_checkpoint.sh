@@ -2,14 +2,8 @@
 # SIGINT finishes the current step, writes a checkpoint of it and exits 0; resuming continues
 # from that step.
 # Usage: sigint_checkpoint.sh ZOO_BINARY SOURCE_DIR
-set -euo pipefail
-zoo=$(realpath "$1")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-/usr/bin/python3 -c "
-import random; random.seed(4); w='a cat and the dog ran on mats in rain'.split()
-open('corpus.txt','w').write(''.join(' '.join(random.choice(w) for _ in range(9))+'.\n' for _ in range(2000)))"
+source "$(dirname "$0")/../support/script_setup.sh"
+write_corpus corpus.txt 4 2000
 cat > recipe.yaml <<'YAML'
 name: sigint
 threads: 1

@@ -4,22 +4,10 @@
 # checkpoint directory is complete and loads, and the resume starts from the newest one. At the
 # end (threads: 1) the weights equal an uninterrupted run's bit for bit.
 # Usage: kill_resume.sh ZOO_BINARY SOURCE_DIR
-set -euo pipefail
-zoo=$(realpath "$1")
+source "$(dirname "$0")/../support/script_setup.sh"
 kills=${ZOO_STRESS_KILLS:-20}
 python=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-
-$python - <<'PY'
-import random
-random.seed(3)
-words = "the cat sat on a mat and dog ran to house in rain while birds sang".split()
-with open("corpus.txt", "w") as f:
-    for _ in range(3000):
-        f.write(" ".join(random.choice(words) for _ in range(9)) + ".\n")
-PY
+write_corpus corpus.txt 3 3000
 
 # Checkpoints every 3 steps, so that a good share of the kills land inside a checkpoint write.
 cat > recipe.yaml <<'YAML'
