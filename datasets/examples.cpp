@@ -131,6 +131,11 @@ nlohmann::json DataFile::json_object(const DataLine& line) const {
     const size_t column = why.find("column");
     if (column != std::string::npos) why = why.substr(column);
     fail(line.number, "not JSON (" + why + "); each line of a .jsonl file is one JSON object");
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range.406: a number too large for a double ("1e400"); found by fuzz/jsonl_fuzzer.
+    std::string why = e.what();
+    why = why.substr(why.find(']') + 2);
+    fail(line.number, "not JSON we can read (" + why + "); write the number as a string or within a double's range");
   }
   if (!value.is_object())
     fail(line.number, json_type(value) + ", not a JSON object; each line of a .jsonl file is one JSON object");

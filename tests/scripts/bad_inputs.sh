@@ -348,6 +348,9 @@ bad data_jsonl_line_not_an_object "array.jsonl:4: an array, not a JSON object; e
 { head -3 cls.jsonl; echo '{"text": "good bad"}'; tail -5 cls.jsonl; } > no_label.jsonl
 bad data_jsonl_missing_field "no_label.jsonl:4: no \"label\" field (keys: text); set data.label_field to the key of the label" \
   "$zoo" train cls.yaml data.train=no_label.jsonl trainer.output_dir=runs/d7
+{ head -3 cls.jsonl; echo '{"text": "good bad", "label": "pos", "weight": 1e400}'; tail -5 cls.jsonl; } > overflow.jsonl
+bad data_jsonl_number_overflow "overflow.jsonl:4: not JSON we can read (number overflow parsing '1e400'); write the number as a string or within a double's range" \
+  "$zoo" train cls.yaml data.train=overflow.jsonl trainer.output_dir=runs/d10b
 { head -3 cls.tsv; printf 'pos\tgood\tbad\n'; tail -5 cls.tsv; } > three_fields.tsv
 bad data_tsv_three_fields "three_fields.tsv:4: 3 tab-separated fields, expected 2 (label<TAB>text)" \
   "$zoo" train cls.yaml data.train=three_fields.tsv trainer.output_dir=runs/d8
