@@ -21,13 +21,20 @@ build() {  # build TARGET SOURCES... -- LIBS...
 build recipe_fuzzer core/config.cpp core/recipe.cpp core/error.cpp -lyaml-cpp -lfmt
 build jsonl_fuzzer datasets/examples.cpp core/files.cpp core/metrics.cpp core/error.cpp tokenizers/utf8.cpp \
   -ltorch -ltorch_cpu -lc10 -lspdlog -lfmt
+# The tokenizers link the SentencePiece loader, which names the shim of the Release build.
+[[ -f build/libzoo_spm_shim.so ]] || { echo "fuzz: build first (bash scripts/setup.sh)" >&2; exit 1; }
+build decode_fuzzer -DZOO_SPM_SHIM_PATH="\"$PWD/build/libzoo_spm_shim.so\"" tokenizers/char.cpp tokenizers/tokenizer.cpp \
+  tokenizers/word.cpp tokenizers/sentencepiece.cpp tokenizers/utf8.cpp core/config.cpp core/files.cpp core/error.cpp \
+  -ldl -lfmt -lyaml-cpp -lspdlog
 
-mkdir -p build-fuzz/corpus/recipe_fuzzer build-fuzz/corpus/jsonl_fuzzer
+mkdir -p build-fuzz/corpus/recipe_fuzzer build-fuzz/corpus/jsonl_fuzzer build-fuzz/corpus/decode_fuzzer
 cp recipes/*.yaml tests/data/bad_recipes/*.yaml build-fuzz/corpus/recipe_fuzzer/
 printf '\000{"text": "hello", "label": "pos"}\n{"tokens": ["a", "b"], "text": 3}\n' > build-fuzz/corpus/jsonl_fuzzer/seed1
 printf '\001{"instruction": "x", "input": "y", "output": "z"}\n{"messages": []}\n' > build-fuzz/corpus/jsonl_fuzzer/seed2
+printf '\020the cat sat on the mat\001\000\002\000\005\000\377\377' > build-fuzz/corpus/decode_fuzzer/seed1
+printf '\010h\303\251llo w\003\000\011\000' > build-fuzz/corpus/decode_fuzzer/seed2
 
-for target in recipe_fuzzer jsonl_fuzzer; do
+for target in recipe_fuzzer jsonl_fuzzer decode_fuzzer; do
   regressions=fuzz/regressions/${target%_fuzzer}
   if compgen -G "$regressions/*" >/dev/null; then
     (cd build-fuzz && "./$target" "../$regressions"/* 2>&1 | tail -1)
