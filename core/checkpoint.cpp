@@ -1,5 +1,8 @@
 #include "core/checkpoint.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -95,8 +98,14 @@ void prune_checkpoints(const std::string& run_dir, int64_t keep_last) {
   if (keep_last <= 0) return;
   auto steps = step_directories(checkpoints);
   auto latest = latest_checkpoint(run_dir);
-  for (size_t i = 0; i + static_cast<size_t>(keep_last) < steps.size(); ++i)
-    if (!latest || fs::path(*latest) != steps[i]) fs::remove_all(steps[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep_last) < steps.size(); ++i) {
+    if (latest && fs::path(*latest) == steps[i]) continue;
+    // Renamed out of the step names first: a kill during the removal leaves a temporary that
+    // no one reads (and the next prune removes), never a half-deleted step directory.
+    const fs::path doomed = checkpoints / (".tmp-pruned-" + steps[i].filename().string());
+    fs::rename(steps[i], doomed);
+    fs::remove_all(doomed);
+  }
 }
 
 void publish_best(const std::string& run_dir, const std::string& checkpoint_dir) {
@@ -107,10 +116,17 @@ void publish_best(const std::string& run_dir, const std::string& checkpoint_dir)
   fs::remove_all(old);
   fs::copy(checkpoint_dir, temp, fs::copy_options::recursive | fs::copy_options::create_hard_links);
   fsync_path(temp.string());
-  if (fs::exists(best)) fs::rename(best, old);
-  fs::rename(temp, best);
+  // Swapped in one step (renameat2 RENAME_EXCHANGE), so `best` is never missing, even when a
+  // kill comes in between; the previous best ends up in the temporary, removed after.
+  if (!fs::exists(best)) {
+    fs::rename(temp, best);
+  } else if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, best.c_str(), RENAME_EXCHANGE) != 0) {
+    throw fs::filesystem_error("cannot swap in the new best checkpoint", temp, best,
+                               std::error_code(errno, std::generic_category()));
+  }
   fsync_path(run_dir);
-  fs::remove_all(old);
+  fs::remove_all(temp);
+  fs::remove_all(old);  // left by earlier versions
 }
 
 }  // namespace zoo

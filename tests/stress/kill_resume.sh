@@ -20,7 +20,7 @@ model: {type: gpt, n_layer: 2, n_head: 2, d_model: 64, block_size: 32, dropout: 
 trainer:
   type: lm
   batch_size: 8
-  max_steps: 900
+  max_steps: 2400
   log_every: 1
   eval_every: 25
   eval_batches: 2
@@ -33,17 +33,17 @@ YAML
 
 "$zoo" train recipe.yaml trainer.output_dir=runs/straight > straight.log 2>&1
 
-# Every step directory must hold a whole checkpoint whose weights load.
+# Every step directory (and best) must hold a whole checkpoint whose weights load.
 check_checkpoints() {
   $python - "$1" <<'PY'
 import os, sys, torch
 run = sys.argv[1]
 need = ["model.pt", "optimizer.pt", "rng.pt", "state.json", "data_state.bin", "recipe.yaml", "tokenizer"]
 names = os.listdir(f"{run}/checkpoints") if os.path.isdir(f"{run}/checkpoints") else []
-for name in sorted(names):
-    if not name.startswith("step_"):
-        continue
-    path = f"{run}/checkpoints/{name}"
+paths = [f"{run}/checkpoints/{n}" for n in sorted(names) if n.startswith("step_")]
+if os.path.exists(f"{run}/best") or os.path.exists(f"{run}/.old-best"):
+    paths.append(f"{run}/best")  # once published, best is always there and whole
+for path in paths:
     missing = [n for n in need if not os.path.exists(f"{path}/{n}")]
     if missing:
         sys.exit(f"FAIL: {path} is partial: no {', '.join(missing)}")
@@ -108,7 +108,7 @@ check_checkpoints runs/killed
 $python - "$killed" "$in_writes" <<'PY'
 import sys, torch
 def weights(run):
-    m = torch.jit.load(f"{run}/checkpoints/step_000900/model.pt")
+    m = torch.jit.load(f"{run}/checkpoints/step_002400/model.pt")
     return {n: p for n, p in m.named_parameters()}
 wa, wb = weights("runs/straight"), weights("runs/killed")
 assert wa.keys() == wb.keys() and len(wa) > 0
