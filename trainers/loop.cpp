@@ -147,20 +147,21 @@ void load_adapter_checkpoint(torch::nn::Module& model, const std::string& checkp
 struct FaultWatch {
   FaultWatch(MetricsLog& metrics, double spike_factor) : metrics_(metrics), spike_factor_(spike_factor) {}
 
-  // Whether the update may go ahead. One host read of the loss and the norm.
+  // Whether the update may go ahead. One host read: the norm, which a non-finite loss turns to
+  // NaN (0 * inf and 0 * nan are nan); the loss itself is read only on a bad step.
   bool check(const torch::Tensor& loss, const torch::Tensor& grad_norm, int64_t step) {
-    auto host = torch::stack({loss.detach().to(torch::kFloat64).reshape({}), grad_norm.to(torch::kFloat64).reshape({})})
-                    .to(torch::kCPU);
-    const double loss_value = host[0].item<double>(), norm = host[1].item<double>();
-    if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
+    const auto loss64 = loss.detach().to(torch::kFloat64).reshape({});
+    const double norm = (grad_norm.to(torch::kFloat64).reshape({}) + loss64 * 0.0).item<double>();
+    if (!std::isfinite(norm)) {
+      const double loss_value = loss64.item<double>(), raw_norm = grad_norm.item<double>();
       ++in_a_row;
       ++total;
       spdlog::warn("step {}: {} is {}; update skipped ({} in a row, {} in all)", step,
                    std::isfinite(loss_value) ? "the gradient norm" : "the loss",
-                   std::isfinite(loss_value) ? norm : loss_value, in_a_row, total);
+                   std::isfinite(loss_value) ? raw_norm : loss_value, in_a_row, total);
       metrics_.write("bad_step", {{"step", step},
                                   {"loss", std::isfinite(loss_value) ? nlohmann::json(loss_value) : nlohmann::json(nullptr)},
-                                  {"grad_norm", std::isfinite(norm) ? nlohmann::json(norm) : nlohmann::json(nullptr)},
+                                  {"grad_norm", std::isfinite(raw_norm) ? nlohmann::json(raw_norm) : nlohmann::json(nullptr)},
                                   {"in_a_row", in_a_row}});
       return false;
     }

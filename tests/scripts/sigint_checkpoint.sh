@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGINT finishes the current step, writes a checkpoint of it and exits 0; resuming continues
-# from that step.
+# from that step. A second SIGINT ends the process at once without writing.
 # Usage: sigint_checkpoint.sh ZOO_BINARY SOURCE_DIR
 source "$(dirname "$0")/../support/script_setup.sh"
 write_corpus corpus.txt 4 2000
@@ -29,4 +29,22 @@ expected=$(printf 'checkpoints/step_%06d' "$last")
 [[ $last -lt 100000 ]] || { echo "FAIL: ran to the end"; exit 1; }
 "$zoo" train --resume runs/sigint trainer.max_steps=$((last + 5)) > resume.log 2>&1
 grep -q "resuming from .*step_$(printf '%06d' "$last")" resume.log || { echo "FAIL: did not resume from step $last"; cat resume.log; exit 1; }
-echo "ok: SIGINT after step $last wrote $expected, exited 0, and the run resumed from it"
+
+# A second SIGINT ends the process at once, before the checkpoint the first asked for.
+# (A wider model, so a step outlasts the gap between the signals: two signals pending at once
+# would merge into one.)
+"$zoo" train recipe.yaml trainer.output_dir=runs/twice model.n_layer=6 model.d_model=256 > twice.log 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  steps=$(grep -c '"event":"train"' runs/twice/metrics.jsonl 2>/dev/null) || true
+  [[ ${steps:-0} -ge 5 ]] && break
+  sleep 0.05
+done
+kill -INT $pid
+sleep 0.01
+kill -INT $pid
+status=0
+wait $pid || status=$?
+[[ $status -eq 130 ]] || { echo "FAIL: exit code $status after two SIGINTs, expected 130 (killed by SIGINT)"; exit 1; }
+if ls -d runs/twice/checkpoints/step_* >/dev/null 2>&1; then echo "FAIL: a checkpoint was written"; exit 1; fi
+echo "ok: SIGINT after step $last wrote $expected, exited 0, and the run resumed from it; a second SIGINT exited at once (130) writing nothing"

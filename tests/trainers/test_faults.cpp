@@ -23,11 +23,13 @@ namespace {
 
 struct FaultyOptions : zoo::Options<FaultyOptions>, zoo::trainers::TrainerOptionsBase {
   std::vector<double> poisoned;  // micro-steps (1-based) whose loss is NaN
+  std::vector<double> spiked;    // micro-steps whose loss is 1000 times larger
 
   template <class V>
   void visit(V& v) {
     loop.visit(v);
     v("poisoned", poisoned, "micro-steps whose loss is NaN");
+    v("spiked", spiked, "micro-steps whose loss is 1000 times larger");
   }
 };
 
@@ -36,7 +38,7 @@ struct FaultyOptions : zoo::Options<FaultyOptions>, zoo::trainers::TrainerOption
 class FaultyObjective : public zoo::trainers::Objective {
  public:
   FaultyObjective(const FaultyOptions& options, const zoo::trainers::ObjectiveContext&)
-      : poisoned_(options.poisoned.begin(), options.poisoned.end()) {
+      : poisoned_(options.poisoned.begin(), options.poisoned.end()), spiked_(options.spiked.begin(), options.spiked.end()) {
     model_->register_parameter("w", torch::zeros({4}));
   }
   torch::nn::Module& model() override { return *model_; }
@@ -46,6 +48,7 @@ class FaultyObjective : public zoo::trainers::Objective {
     weights_before.push_back(model_->named_parameters()["w"].detach().clone());
     auto loss = (model_->named_parameters()["w"] - 2.0).pow(2).mean();
     if (poisoned_.count(static_cast<double>(calls_))) loss = loss * std::numeric_limits<double>::quiet_NaN();
+    if (spiked_.count(static_cast<double>(calls_))) loss = loss * 1000.0;
     return zoo::trainers::backward(*model_, loss, 1, scale);
   }
   double evaluate(int64_t, int64_t) override { return (model_->named_parameters()["w"] - 2.0).pow(2).mean().item<double>(); }
@@ -56,7 +59,7 @@ class FaultyObjective : public zoo::trainers::Objective {
 
  private:
   std::shared_ptr<torch::nn::Module> model_ = std::make_shared<torch::nn::Module>();
-  std::set<double> poisoned_;
+  std::set<double> poisoned_, spiked_;
   int64_t calls_ = 0;
 };
 
@@ -70,7 +73,7 @@ class Faults : public ::testing::Test {
     zoo::trainers::add_objective<FaultyObjective, FaultyOptions>("faulty", "a loss poisoned at chosen steps");
   }
 
-  std::string train(const std::string& poisoned, int64_t max_steps) {
+  std::string train(const std::string& poisoned, int64_t max_steps, const std::string& spiked = "[]") {
     FaultyObjective::weights_before.clear();
     std::ofstream(dir_.path() / "tiny.txt") << "abc abc abc abc abc abc abc abc\n";
     std::ofstream(dir_.path() / "faulty.yaml") << "name: faulty\nseed: 1\nthreads: 1\n"
@@ -79,6 +82,7 @@ class Faults : public ::testing::Test {
                                                << ", block_size: 4}\n"
                                                   "model: {type: gpt, n_layer: 1, n_head: 1, d_model: 8, block_size: 4}\n"
                                                   "trainer: {type: faulty, poisoned: " << poisoned
+                                               << ", spiked: " << spiked
                                                << ", max_steps: " << max_steps
                                                << ", max_bad_steps: 3, log_every: 1, eval_every: 0, checkpoint_every: 2, "
                                                   "output_dir: " << (dir_.path() / "run").string()
@@ -134,4 +138,14 @@ TEST_F(Faults, TooManyInARowStopWithTheLastGoodCheckpoint) {
       << message;
   EXPECT_NE(message.find("step_000004"), std::string::npos) << message;
   EXPECT_TRUE(fs::exists(dir_.path() / "run/checkpoints/step_000004/model.pt"));
+}
+
+// Clipping is off so the optimizer sees the spike's gradient as it is; the log names the step.
+TEST_F(Faults, AGradientNormSpikeIsLogged) {
+  const std::string run = train("[]", 30, "[25]");
+  auto spikes = events(fs::path(run) / "metrics.jsonl", "grad_spike");
+  ASSERT_EQ(spikes.size(), 1u);
+  EXPECT_EQ(spikes[0]["step"].get<int64_t>(), 25);
+  EXPECT_GT(spikes[0]["grad_norm"].get<double>(), 10 * spikes[0]["average"].get<double>());
+  EXPECT_TRUE(events(fs::path(run) / "metrics.jsonl", "bad_step").empty());
 }
