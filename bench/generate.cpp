@@ -80,7 +80,7 @@ double window(const std::vector<std::vector<double>>& runs, size_t from, size_t 
 }  // namespace
 
 int main(int argc, char** argv) {
-  zoo::reexec_with_passive_omp_wait(argv);
+  zoo::prepare_process(argv);
   CLI::App app{"Cached generation against recomputing the prefix, on the quickstart GPT"};
   int64_t new_tokens = 256, repeats = 5, threads = 1, vocab = 86;
   std::string model_yaml = "{type: gpt, n_layer: 4, n_head: 4, d_model: 128, block_size: 512}";
@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (the quickstart uses 1)")->capture_default_str();
   app.add_option("--model", model_yaml, "the model, as a recipe's model section")->capture_default_str();
   app.add_option("--vocab-size", vocab, "vocabulary (Brown's characters: 86)")->capture_default_str();
+  bool json = false;
+  app.add_flag("--json", json, "print one JSON line (tokens/s of cached generation) instead of the table");
   CLI11_PARSE(app, argc, argv);
 
   zoo::register_all();
@@ -120,6 +122,11 @@ int main(int argc, char** argv) {
     full_totals.push_back(full.total);
   }
 
+  if (json) {
+    fmt::print("{{\"side\": \"zoo\", \"case\": \"generate_kv\", \"parameters\": {}, \"tokens_per_s\": {}}}\n",
+               model->num_parameters(), static_cast<double>(new_tokens) / median(cached_totals));
+    return same_ids ? 0 : 1;
+  }
   const auto n = static_cast<size_t>(new_tokens);
   // Position p is the p-th generated token (index p-1); the 9 around it smooth timer noise.
   const auto at = [&](const std::vector<std::vector<double>>& runs, size_t p) {

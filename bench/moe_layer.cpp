@@ -35,7 +35,7 @@ struct Layer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  zoo::reexec_with_passive_omp_wait(argv);
+  zoo::prepare_process(argv);
   CLI::App app{"MoE layer forward+backward time against num_experts and top_k"};
   int64_t tokens = 4096, d_model = 256, hidden = 512;
   int rounds = 7, threads = 0;

@@ -67,7 +67,7 @@ std::vector<std::string> split_lines(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  zoo::reexec_with_passive_omp_wait(argv);
+  zoo::prepare_process(argv);
   CLI::App app{"SentencePiece encoding benchmark: encode_batch (every core) against a one-thread encode() loop"};
   std::string input;
   double generated_mb = 6.0;

@@ -1,6 +1,7 @@
 // Times GPT training steps (forward, backward, clip, AdamW) and reports tokens/s and model
 // FLOPs utilisation against the sgemm peak measured in the same run on the same threads.
 #include <CLI/CLI.hpp>
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <fmt/format.h>
 
@@ -9,6 +10,7 @@
 #include <cstdlib>
 
 #include "cli/register_all.h"
+#include "core/cpu_allocator.h"
 #include "core/recipe.h"
 #include "core/runtime.h"
 #include "models/gpt.h"
@@ -66,7 +68,7 @@ double measure_sgemm_peak(int64_t n, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  zoo::reexec_with_passive_omp_wait(argv);
+  zoo::prepare_process(argv);
   CLI::App app{"GPT training-step benchmark: tokens/s and MFU against the measured sgemm peak"};
   int steps = 5, warmup = 2, threads = 0;
   std::vector<std::string> names{"quickstart", "shakespeare_char"};
@@ -81,6 +83,11 @@ int main(int argc, char** argv) {
   app.add_option("--model", custom_model, "a recipe model section to time as config 'custom', e.g. '{type: gpt, n_layer: 2}'");
   app.add_option("--batch", custom_batch, "batch size of the custom config");
   app.add_option("--block", custom_block, "block size of the custom config");
+  std::string autocast;
+  app.add_option("--autocast", autocast, "run forward and loss under CPU autocast to this type (bf16)")
+      ->check(CLI::IsMember({"bf16"}));
+  bool checkpointing = false;
+  app.add_flag("--gradient-checkpointing", checkpointing, "recompute each block's activations in backward");
   CLI11_PARSE(app, argc, argv);
   std::vector<BenchConfig> configs = kConfigs;
   if (!custom_model.empty()) {
@@ -105,7 +112,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     torch::manual_seed(0);
-    auto component = zoo::parse_component("model", config->model_yaml);
+    auto model_yaml = config->model_yaml;
+    if (checkpointing) model_yaml.insert(model_yaml.rfind('}'), ", gradient_checkpointing: true");
+    auto component = zoo::parse_component("model", model_yaml);
     auto model = zoo::models::language_models().build(component, {config->vocab_size});
     model->train();
     zoo::trainers::ParameterGroups groups;
@@ -138,10 +147,14 @@ int main(int argc, char** argv) {
       if (i == warmup && !profile.empty()) profiler = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
       auto ids = torch::randint(config->vocab_size, {config->batch_size, config->block_size + 1}, torch::kInt64);
       auto start = Clock::now();
-      optimizer.optimizer->zero_grad();
+      for (auto& p : parameters) p.mutable_grad().reset();
+      at::autocast::set_cpu_enabled(!autocast.empty());
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       auto logits = model->forward(ids.narrow(1, 0, config->block_size));
-      auto loss = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}),
+      auto loss = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}).to(torch::kFloat),
                                                         ids.narrow(1, 1, config->block_size).reshape({-1}));
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(parameters, 1.0);
       optimizer.optimizer->step();
@@ -153,6 +166,23 @@ int main(int argc, char** argv) {
     const double achieved = flops_per_token * tokens_per_s;
     fmt::print("{:<18} {:>10} {:>7} {:>11.1f} {:>12.0f} {:>10.1f} {:>6.1f}%\n", config->name, n_params,
                config->batch_size, step * 1e3, tokens_per_s, achieved / 1e9, 100.0 * achieved / peak);
+    // What a step must hold at its peak, in bytes: weights, gradients and AdamW's two moments
+    // (16 per parameter), and the activations backward needs, per block 66·B·T·C + 9·B·H·T·T with
+    // 4-byte activations and 1-byte dropout masks (Korthikanti et al. 2022, eq. 1, at fp32),
+    // plus the embedding's dropout mask, ln_f's input and output and the logits with their
+    // log-softmax outside the blocks. Without dropout the masks and dropped copies go:
+    // 64·B·T·C + 4·B·H·T·T per block.
+    const double B = static_cast<double>(config->batch_size), T = static_cast<double>(config->block_size);
+    const double H = static_cast<double>(gpt.n_head), V = static_cast<double>(config->vocab_size);
+    const bool dropout = gpt.dropout > 0;
+    const double per_block = (dropout ? 66 : 64) * B * T * width + (dropout ? 9 : 4) * B * H * T * T;
+    const double activations = layers * per_block + (dropout ? 9 : 8) * B * T * width + 8 * B * T * V;
+    const double expected = 16.0 * static_cast<double>(n_params) + activations;
+    const auto memory = zoo::caching_allocator_stats();
+    fmt::print("  memory: peak in use {:.0f} MB = {:.2f}x of {:.0f} MB (weights, gradients, AdamW state {:.0f} MB + "
+               "activations {:.0f} MB); allocator {} hits, {} misses\n",
+               memory.peak_in_use / 1e6, static_cast<double>(memory.peak_in_use) / expected, expected / 1e6,
+               16.0 * static_cast<double>(n_params) / 1e6, activations / 1e6, memory.hits, memory.misses);
   }
   return 0;
 }

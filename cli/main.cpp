@@ -6,7 +6,7 @@
 #include "core/runtime.h"
 
 int main(int argc, char** argv) {
-  zoo::reexec_with_passive_omp_wait(argv);
+  zoo::prepare_process(argv);
   try {
     return zoo::cli::run(argc, argv);
   } catch (const zoo::UserError& e) {

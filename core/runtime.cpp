@@ -9,11 +9,14 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/cpu_allocator.h"
 #include "core/error.h"
 
 namespace zoo {
 
-void reexec_with_passive_omp_wait(char** argv) {
+void prepare_process(char** argv) {
+  if (const char* allocator = std::getenv("ZOO_CPU_ALLOCATOR"); !allocator || std::string(allocator) != "system")
+    install_caching_cpu_allocator();
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   ::execv("/proc/self/exe", argv);

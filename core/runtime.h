@@ -7,12 +7,17 @@
 
 namespace zoo {
 
-// libgomp's idle workers spin for a while after every parallel region; on a small machine they
-// take the cores from OpenBLAS's own threads during the matrix products (2.3x slower training
-// steps measured on 2 cores). libgomp reads OMP_WAIT_POLICY once, when it loads, so a process
-// that wants PASSIVE must have it in its environment from the start: this sets it and re-executes
-// the program once. A policy the user set is respected. Call first thing in main().
-void reexec_with_passive_omp_wait(char** argv);
+// Call first thing in main(); it tunes two process-wide things that must be set before the
+// first tensor:
+// - libgomp's idle workers spin for a while after every parallel region; on a small machine they
+//   take the cores from OpenBLAS's own threads during the matrix products (2.3x slower training
+//   steps measured on 2 cores). libgomp reads OMP_WAIT_POLICY once, when it loads, so a process
+//   that wants PASSIVE must have it in its environment from the start: this sets it and
+//   re-executes the program once. A policy the user set is respected.
+// - large CPU blocks come from a caching allocator (core/cpu_allocator.h) rather than a fresh
+//   mmap each time, which costs a third of a GPT training step here in page faults.
+//   ZOO_CPU_ALLOCATOR=system keeps libtorch's own (for comparison).
+void prepare_process(char** argv);
 
 // "auto" picks CUDA when present. Asking for a CUDA device that is not there is a UserError.
 torch::Device select_device(const std::string& spec);

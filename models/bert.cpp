@@ -2,6 +2,7 @@
 #include "models/bert.h"
 
 #include "core/error.h"
+#include "models/nn/dropout.h"
 
 namespace zoo::models {
 
@@ -43,7 +44,7 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const BertOptions& o, int64_t vocab_size)
 torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Tensor& segment_ids,
                                           const torch::Tensor& positions) {
   auto x = word(ids) + position(positions) + segment(segment_ids);  // (B, T, C)
-  return torch::dropout(norm->forward(x), dropout, is_training());
+  return nn::dropout(norm->forward(x), dropout, is_training());
 }
 
 BertLayerImpl::BertLayerImpl(const BertOptions& o, int64_t layer) : pre_norm(o.norm_position == "pre") {
@@ -142,7 +143,7 @@ torch::Tensor BertImpl::masked_lm_logits(const torch::Tensor& states) {
 torch::Tensor BertImpl::next_sentence_logits(const torch::Tensor& hidden) {
   TORCH_CHECK(nsp, "this BERT has no next-sentence head");
   auto pooled = torch::tanh(pooler(hidden.select(1, 0)));  // (B, C)
-  return nsp(torch::dropout(pooled, options_.dropout, is_training()));
+  return nsp(nn::dropout(pooled, options_.dropout, is_training()));
 }
 
 torch::Tensor BertImpl::sequence_logits(const torch::Tensor& hidden, const torch::Tensor& attention_mask) {
@@ -156,12 +157,12 @@ torch::Tensor BertImpl::sequence_logits(const torch::Tensor& hidden, const torch
   } else {
     pooled = hidden.mean(1);
   }
-  return classifier(torch::dropout(pooled, options_.dropout, is_training()));
+  return classifier(nn::dropout(pooled, options_.dropout, is_training()));
 }
 
 torch::Tensor BertImpl::token_logits(const torch::Tensor& hidden) {
   TORCH_CHECK(tagger, "this BERT has no token classifier");
-  return tagger(torch::dropout(hidden, options_.dropout, is_training()));
+  return tagger(nn::dropout(hidden, options_.dropout, is_training()));
 }
 
 torch::Tensor BertImpl::classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) {

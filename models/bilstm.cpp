@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "models/nn/dropout.h"
 #include "models/nn/rnn.h"
 
 namespace zoo::models {
@@ -38,10 +39,10 @@ torch::Tensor BiLSTMImpl::encode(const torch::Tensor& ids, const torch::Tensor& 
   TORCH_CHECK(ids.dim() == 2, "ids must be (B, T), got ", ids.sizes());
   const auto mask = attention_mask.defined() ? attention_mask : torch::ones_like(ids);
   const double p = options_.dropout;
-  auto x = torch::dropout(embedding(ids), p, is_training());  // (B, T, E)
+  auto x = nn::dropout(embedding(ids), p, is_training());  // (B, T, E)
   const auto reverse = options_.bidirectional ? nn::reversal_index(mask) : torch::Tensor();
   for (size_t i = 0; i < forward_.size(); ++i) {
-    if (i > 0) x = torch::dropout(x, p, is_training());
+    if (i > 0) x = nn::dropout(x, p, is_training());
     // The forward LSTM reaches a row's padding only after its last real token.
     const auto zeros = nn::zero_state(x, 1, options_.hidden_size);
     const auto state = std::make_tuple(zeros, zeros);
@@ -73,12 +74,12 @@ torch::Tensor BiLSTMImpl::sequence_logits(const torch::Tensor& states, const tor
     pooled = options_.bidirectional ? torch::cat({forward_last, states.select(1, 0).narrow(-1, H, H)}, -1)
                                     : forward_last;
   }
-  return classifier(torch::dropout(pooled, options_.dropout, is_training()));
+  return classifier(nn::dropout(pooled, options_.dropout, is_training()));
 }
 
 torch::Tensor BiLSTMImpl::token_logits(const torch::Tensor& states) {
   TORCH_CHECK(tagger, "this BiLSTM has no token classifier");
-  return tagger(torch::dropout(states, options_.dropout, is_training()));
+  return tagger(nn::dropout(states, options_.dropout, is_training()));
 }
 
 torch::Tensor BiLSTMImpl::classify(const torch::Tensor& ids, const torch::Tensor& attention_mask) {

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/nn/checkpoint.h"
+#include "models/nn/dropout.h"
 
 namespace zoo::models {
 
@@ -20,6 +22,9 @@ void GPTOptions::validate(int64_t vocab_size) const {
   if (pos == "sinusoidal" && d_model % 2 != 0)
     fail("sinusoidal positions need an even d_model, got " + str(d_model));
   moe.validate(n_layer);
+  if (gradient_checkpointing && moe.num_experts > 0)
+    fail("gradient_checkpointing does not work with moe yet (the recomputed router losses would be lost); "
+         "turn one of them off");
 }
 
 GPTBlockImpl::GPTBlockImpl(const GPTOptions& o, int64_t layer) {
@@ -100,7 +105,11 @@ torch::Tensor positions_in_segments(const torch::Tensor& segment_ids) {
 }
 }  // namespace
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& ids) { return run(ids, positions_like(ids, 0), {}, nullptr); }
+// Training leaves positions undefined: learned positions 0 .. T-1 are then a view of the table's
+// first T rows, with no index tensor to build each step. Eval and export number them from ids.
+torch::Tensor GPTImpl::forward(const torch::Tensor& ids) {
+  return run(ids, is_training() ? torch::Tensor() : positions_like(ids, 0), {}, nullptr);
+}
 
 torch::Tensor GPTImpl::forward_masked(const torch::Tensor& ids, const torch::Tensor& attention_mask) {
   TORCH_CHECK(attention_mask.sizes() == ids.sizes(), "attention mask ", attention_mask.sizes(),
@@ -137,19 +146,23 @@ torch::Tensor GPTImpl::run(const torch::Tensor& ids, const torch::Tensor& positi
     throw UserError("model: " + std::to_string(offset + T) + " tokens exceed block_size " +
                     std::to_string(options_.block_size));
 
+  const auto positions_or_range = positions.defined() || wpe ? positions : positions_like(ids, 0);
   auto x = wte(ids);                                // (B, T, C)
-  if (wpe) x = x + wpe(positions);                  // + (T, C) or (B, T, C)
-  if (sinusoidal) x = x + sinusoidal(positions);
-  x = torch::dropout(x, options_.dropout, is_training());
+  if (wpe) x = x + (positions.defined() ? wpe(positions) : wpe->weight.narrow(0, 0, T));  // + (T, C) or (B, T, C)
+  if (sinusoidal) x = x + sinusoidal(positions_or_range);
+  x = nn::dropout(x, options_.dropout, is_training());
 
   nn::AttentionContext context;
   context.key_mask = key_mask;
   context.segment_ids = segment_ids;
-  if (rotary) context.rotation = rotary(positions);
+  if (rotary) context.rotation = rotary(positions_or_range);
   context.cache = cache;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     context.layer = static_cast<int64_t>(i);
-    x = blocks_[i](x, context);
+    if (options_.gradient_checkpointing && is_training() && !cache)
+      x = nn::checkpoint([block = blocks_[i], context](const torch::Tensor& input) mutable { return block(input, context); }, x);
+    else
+      x = blocks_[i](x, context);
   }
   x = ln_f->forward(x);
   auto logits = options_.tie_weights ? torch::linear(x, wte->weight) : lm_head(x);  // (B, T, vocab)

@@ -31,6 +31,7 @@ struct GPTOptions : zoo::Options<GPTOptions> {
   std::string norm = "layernorm";
   std::string mlp = "gelu";
   std::string pos = "learned";
+  bool gradient_checkpointing = false;
   nn::MoEOptions moe;
 
   template <class V>
@@ -47,6 +48,9 @@ struct GPTOptions : zoo::Options<GPTOptions> {
     v("norm", norm, "normalisation layer", one_of({"layernorm", "rmsnorm"}));
     v("mlp", mlp, "feed-forward layer", one_of({"gelu", "swiglu"}));
     v("pos", pos, "position encoding", one_of({"learned", "sinusoidal", "rotary"}));
+    v("gradient_checkpointing", gradient_checkpointing,
+      "keep only each block's input in training and recompute the rest in the backward pass: less memory "
+      "for one more forward per step (docs/performance.md)");
     v.section("moe", moe, "mixture of experts in place of the feed-forward of every n-th block");
   }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "models/nn/dropout.h"
 #include "models/nn/rnn.h"
 
 namespace zoo::models {
@@ -158,10 +159,10 @@ Seq2SeqState Seq2SeqImpl::encode(const torch::Tensor& source, const torch::Tenso
   auto last = (lengths - 1).clamp_min(0);                           // (B, 1) the last real position
   auto reverse = nn::reversal_index(mask);                          // (B, S)
 
-  auto x = torch::dropout(source_embedding(source), o.dropout, is_training());  // (B, S, E)
+  auto x = nn::dropout(source_embedding(source), o.dropout, is_training());  // (B, S, E)
   torch::Tensor final;                                                          // (B, H)
   for (size_t i = 0; i < encoder_layers_.size(); ++i) {
-    if (i > 0) x = torch::dropout(x, o.dropout, is_training());
+    if (i > 0) x = nn::dropout(x, o.dropout, is_training());
     std::tie(x, final) = encoder_layers_[i](x, reverse, last.squeeze(1));
   }
   Seq2SeqState state;
@@ -182,13 +183,13 @@ torch::Tensor Seq2SeqImpl::attentional(const torch::Tensor& h, const torch::Tens
 }
 
 torch::Tensor Seq2SeqImpl::logits_of(const torch::Tensor& attentional) {
-  auto x = torch::dropout(attentional, options_.dropout, is_training());
+  auto x = nn::dropout(attentional, options_.dropout, is_training());
   return output ? output(x) : torch::linear(x, target_embedding->weight);  // (B, T, V)
 }
 
 Seq2SeqStep Seq2SeqImpl::decode_step(const Seq2SeqState& state, const torch::Tensor& prev_token) {
   const auto& o = options_;
-  auto embedded = torch::dropout(target_embedding(prev_token), o.dropout, is_training()).unsqueeze(1);  // (B, 1, E)
+  auto embedded = nn::dropout(target_embedding(prev_token), o.dropout, is_training()).unsqueeze(1);  // (B, 1, E)
   std::vector<torch::Tensor> inputs{embedded};
   torch::Tensor weights, context;  // (B, 1, S), (B, 1, H)
   if (o.attention == "bahdanau") {
@@ -215,7 +216,7 @@ Seq2SeqStep Seq2SeqImpl::decode_step(const Seq2SeqState& state, const torch::Ten
 }
 
 Seq2SeqOutput Seq2SeqImpl::forward_parallel(const Seq2SeqState& state, const torch::Tensor& target_input) {
-  auto embedded = torch::dropout(target_embedding(target_input), options_.dropout, is_training());  // (B, T, E)
+  auto embedded = nn::dropout(target_embedding(target_input), options_.dropout, is_training());  // (B, T, E)
   auto rnn = decoder_rnn(embedded, state.h, state.c);                                               // (B, T, H)
   Seq2SeqOutput result;
   torch::Tensor context;

@@ -129,7 +129,7 @@ class ClassifyObjective : public Objective {
     auto [input, mask, labels] = tagging_ ? unpack(tagging_data_->next_train_batch(batch_size))
                                           : unpack(classification_data_->next_train_batch(batch_size));
     auto loss = loss_of(logits_of(input, mask), labels);
-    return backward(*model_, loss, input.numel(), scale);
+    return backward(*model_, loss, input.numel(), scale, input.size(-1));
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

@@ -24,6 +24,9 @@ ExportSummary export_torchscript(Objective& objective, const Recipe& recipe, con
   // plain linear layers at the base model's speed.
   models::nn::merge_lora(objective.model());
   if (dtype == "bfloat16") objective.model().to(torch::kBFloat16);  // the archive shares these tensors
+  // An archive is for inference: no dropout, and none of the training steps' fast paths, whose
+  // sizes a trace would bake in (models/nn/attention.cpp, GPT's position view).
+  objective.model().eval();
   auto module = exporting::trace_module(objective.model(), recipe.model.type, methods, objective.export_source());
 
   exporting::ExtraFiles extra;

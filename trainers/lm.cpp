@@ -49,7 +49,7 @@ class LMObjective : public Objective {
     auto input = batch.input.to(device_, /*non_blocking=*/true);    // (B, T)
     auto target = batch.target.to(device_, /*non_blocking=*/true);  // (B, T)
     auto loss = loss_of(input, target);
-    return backward(*model_, loss, input.numel(), scale);
+    return backward(*model_, loss, input.numel(), scale, input.size(-1));
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

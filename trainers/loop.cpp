@@ -22,6 +22,7 @@
 #include "models/model.h"
 #include "models/nn/lora.h"
 #include "models/nn/moe.h"
+#include "trainers/flops.h"
 #include "trainers/init_from.h"
 
 namespace fs = std::filesystem;
@@ -322,6 +323,12 @@ void check_metrics(const Objective& objective, const Recipe& recipe, const Recip
   }
 }
 
+// Gradients set to none rather than zeroed (PyTorch's zero_grad(set_to_none=True)): backward then
+// writes each gradient instead of adding to zeros, one pass over every gradient fewer per step.
+void drop_gradients(const std::vector<torch::Tensor>& parameters) {
+  for (const auto& p : parameters) p.mutable_grad().reset();
+}
+
 }  // namespace
 
 Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives() {
@@ -388,9 +395,20 @@ std::string train(const TrainRequest& request) {
                                                      100.0 * static_cast<double>(trainable) / static_cast<double>(parameters)),
                device.str(), threads, threads == 1 ? "" : "s");
   if (resume_from) spdlog::info("resuming from {} (step {})", *resume_from, state.step);
+  // Every progress line reports its model FLOPs utilisation against this run's own measurement
+  // of the device's matrix-product peak, taken now, on the threads training will use.
+  const TrainingFlops flops = training_flops(objective->model());
+  const double peak_flops = matmul_peak_flops(device);
+  spdlog::info("training FLOPs per token: {:.2f}M in the weights + {:.1f}k per key attended (6N + 12·L·d·T, "
+               "docs/performance.md); matmul peak {:.1f} GFLOP/s",
+               flops.weights / 1e6, flops.attention_per_key / 1e3, peak_flops / 1e9);
   metrics.write(resuming ? "resume" : "start", {{"step", state.step},
                                                 {"parameters", parameters},
                                                 {"trainable_parameters", trainable},
+                                                {"vocab_size", tokenizer->vocab_size()},
+                                                {"flops_per_token_weights", flops.weights},
+                                                {"flops_per_token_per_key", flops.attention_per_key},
+                                                {"matmul_peak_flops", peak_flops},
                                                 {"device", device.str()},
                                                 {"threads", threads},
                                                 {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
@@ -411,6 +429,7 @@ std::string train(const TrainRequest& request) {
   const auto started = Clock::now();
   auto last_log = started;
   int64_t tokens_since_log = 0;
+  double flops_since_log = 0;
   const int64_t first_step = state.step;
   int64_t last_checkpoint = resume_from ? state.step : -1;
 
@@ -493,7 +512,7 @@ std::string train(const TrainRequest& request) {
   while (state.step < loop.max_steps && !stop_requested && !early_stopped) {
     const double lr = schedule(state.step, loop.max_steps, built.base_lr);
     set_learning_rate(*optimizer, lr, built.lr_scales);
-    optimizer->zero_grad();
+    drop_gradients(all_parameters);
     torch::Tensor step_loss;
     std::map<std::string, torch::Tensor> step_terms;
     for (int64_t micro = 0; micro < loop.grad_accum_steps; ++micro) {
@@ -502,12 +521,13 @@ std::string train(const TrainRequest& request) {
       for (auto& [name, value] : result.terms)
         step_terms[name] = step_terms.count(name) ? step_terms[name] + value : value;
       tokens_since_log += result.tokens;
+      flops_since_log += static_cast<double>(result.tokens) * flops.per_token(result.sequence_length);
     }
     torch::Tensor grad_norm;  // read on the host only when logging, or by the fault check
     if (loop.clip_grad_norm > 0) grad_norm = clip_grad_norm(all_parameters, loop.clip_grad_norm);
     else if (loop.max_bad_steps > 0) grad_norm = gradient_norm(all_parameters);
     if (loop.max_bad_steps > 0 && !faults.check(step_loss, grad_norm, state.step + 1)) {
-      optimizer->zero_grad();  // no update: weights and optimizer state stay as they were
+      drop_gradients(all_parameters);  // no update: weights and optimizer state stay as they were
       if (faults.in_a_row > loop.max_bad_steps) {
         const auto good = latest_checkpoint(run_dir);
         throw UserError(fmt::format(
@@ -528,18 +548,21 @@ std::string train(const TrainRequest& request) {
       const double elapsed = std::chrono::duration<double>(now - started).count();
       const double loss = step_loss.item<double>() / static_cast<double>(loop.grad_accum_steps);
       const double tokens_per_s = static_cast<double>(tokens_since_log) / std::max(interval, 1e-9);
+      const double mfu = flops_since_log / std::max(interval, 1e-9) / peak_flops;
       const double eta = elapsed / static_cast<double>(state.step - first_step) *
                          static_cast<double>(loop.max_steps - state.step);
-      progress.update(fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | ETA {}", state.step,
-                                  loop.max_steps, loss, lr, format_count(tokens_per_s), format_duration(eta)));
-      nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr},
-                            {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}};
+      progress.update(fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", state.step,
+                                  loop.max_steps, loss, lr, format_count(tokens_per_s), 100.0 * mfu,
+                                  format_duration(eta)));
+      nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr}, {"tokens_per_s", tokens_per_s},
+                            {"mfu", mfu}, {"elapsed_s", elapsed}};
       if (grad_norm.defined()) fields["grad_norm"] = grad_norm.item<double>();
       for (const auto& [name, value] : step_terms)
         fields[name] = value.item<double>() / static_cast<double>(loop.grad_accum_steps);
       metrics.write("train", fields);
       last_log = now;
       tokens_since_log = 0;
+      flops_since_log = 0;
     }
 
     bool improved = false;
@@ -624,10 +647,12 @@ std::string format_metrics(const nlohmann::ordered_json& values) {
   return line;
 }
 
-MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale) {
+MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale,
+                   int64_t sequence_length) {
   MicroStep step;
   step.loss = loss.detach();
   step.tokens = tokens;
+  step.sequence_length = sequence_length;
   auto total = loss;
   auto router = models::nn::router_losses(model);
   if (router.total.defined()) {

@@ -90,6 +90,7 @@ struct EvalRequest {
 struct MicroStep {
   torch::Tensor loss;  // detached, unscaled; read on the host only when logging
   int64_t tokens = 0;  // tokens (or examples) it trained on
+  int64_t sequence_length = 0;  // keys each token attended to (the padded length), for the FLOPs count
   std::map<std::string, torch::Tensor> terms;  // detached numbers logged beside the loss, by name
 };
 
@@ -97,7 +98,8 @@ struct MicroStep {
 // layers from the forward just run, and returns the step: the loss detached, `tokens`, and the
 // router losses unweighted as moe_aux_loss, moe_z_loss (and moe_dropped, the share of
 // assignments over capacity) for the log.
-MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale);
+MicroStep backward(torch::nn::Module& model, const torch::Tensor& loss, int64_t tokens, double scale,
+                   int64_t sequence_length = 0);
 
 // The model's trainable parameters split for AdamW by models::select_parameters' rule.
 ParameterGroups decay_groups(const torch::nn::Module& model);

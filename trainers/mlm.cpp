@@ -113,7 +113,7 @@ class MLMObjective : public Objective {
                             : from_windows(windows_->next_train_batch(batch_size), std::nullopt);
     auto losses = losses_of(batch);
     auto loss = losses.total();
-    return backward(*model_, loss, batch.input.numel(), scale);
+    return backward(*model_, loss, batch.input.numel(), scale, batch.input.size(-1));
   }
 
   double evaluate(int64_t batches, int64_t batch_size) override {

@@ -1,5 +1,7 @@
 #include "trainers/optim.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 
 namespace zoo::trainers {
@@ -92,6 +94,78 @@ std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> g
   return {std::move(out), std::move(scales)};
 }
 
+// torch::optim::AdamW's update, the same state (so its checkpoints load either way), in one pass
+// over each parameter instead of libtorch's ten element-wise kernels and the temporary they
+// allocate: on the CPU the update is bound by memory traffic, which this cuts about fourfold.
+// Anything but dense contiguous float CPU parameters without amsgrad takes libtorch's own step.
+class FusedAdamW final : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+
+  torch::Tensor step(LossClosure closure = nullptr) override {
+    if (!fusable()) return torch::optim::AdamW::step(std::move(closure));
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      torch::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    for (auto& group : param_groups_) {
+      const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
+      for (auto& p : group.params())
+        if (p.grad().defined()) update(p, options);
+    }
+    return loss;
+  }
+
+ private:
+  bool fusable() const {
+    for (const auto& group : param_groups_) {
+      if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) return false;
+      for (const auto& p : group.params()) {
+        const auto& grad = p.grad();
+        if (!p.device().is_cpu() || p.scalar_type() != torch::kFloat || !p.is_contiguous() ||
+            (grad.defined() && (grad.is_sparse() || !grad.is_contiguous())))
+          return false;
+      }
+    }
+    return true;
+  }
+
+  void update(torch::Tensor& p, const torch::optim::AdamWOptions& options) {
+    const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    auto found = state_.find(key);
+    if (found == state_.end()) {
+      auto fresh = std::make_unique<torch::optim::AdamWParamState>();
+      fresh->step(0);
+      fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+      fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+      found = state_.emplace(key, std::move(fresh)).first;
+    }
+    auto& state = static_cast<torch::optim::AdamWParamState&>(*found->second);
+    state.step(state.step() + 1);
+    const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
+    const double correction1 = 1 - std::pow(beta1, static_cast<double>(state.step()));
+    const double correction2 = 1 - std::pow(beta2, static_cast<double>(state.step()));
+    const auto decay = static_cast<float>(1 - options.lr() * options.weight_decay());
+    const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
+    const auto one_minus_b1 = static_cast<float>(1 - beta1), one_minus_b2 = static_cast<float>(1 - beta2);
+    const auto sqrt_correction2 = static_cast<float>(std::sqrt(correction2));
+    const auto eps = static_cast<float>(options.eps()), step_size = static_cast<float>(options.lr() / correction1);
+    float* w = p.data_ptr<float>();
+    const float* g = p.grad().data_ptr<float>();
+    float* m = state.exp_avg().data_ptr<float>();
+    float* v = state.exp_avg_sq().data_ptr<float>();
+    at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        m[i] = m[i] * b1 + one_minus_b1 * g[i];
+        v[i] = v[i] * b2 + one_minus_b2 * g[i] * g[i];
+        w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) / sqrt_correction2 + eps);
+      }
+    });
+  }
+};
+
 template <class Optimizer, class Options>
 BuiltOptimizer build_optimizer(const ParameterGroups& params, const Options& decay, const Options& no_decay,
                                const Options& base, double lr) {
@@ -145,7 +219,7 @@ void register_optimizers() {
             decay.weight_decay(o.weight_decay);
             auto no_decay = base;
             no_decay.weight_decay(0.0);
-            return build_optimizer<torch::optim::AdamW>(params, decay, no_decay, base, o.lr);
+            return build_optimizer<FusedAdamW>(params, decay, no_decay, base, o.lr);
           }));
   optimizers().add<SGDOptions>(
       "sgd", "stochastic gradient descent with momentum",

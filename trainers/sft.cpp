@@ -76,7 +76,7 @@ class SFTObjective : public Objective {
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
     auto batch = data_->next_train_batch(batch_size);
     auto loss = loss_of(batch);
-    return backward(*model_, loss, batch.input.numel(), scale);
+    return backward(*model_, loss, batch.input.numel(), scale, batch.input.size(-1));
   }
 
   // Mean over the first `batches` validation batches of each batch's mean response-token loss.

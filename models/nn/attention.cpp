@@ -3,9 +3,12 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <string>
 
 #include "core/error.h"
+#include "models/nn/dropout.h"
 
 namespace zoo::models::nn {
 
@@ -81,6 +84,22 @@ double lowest(torch::ScalarType type) {
   return value;
 }
 
+// (T, S) additive causal mask for T queries ending at key S - 1: 0 where a query may attend,
+// the lowest finite value above the diagonal. Built once per size, dtype and device and kept
+// (a thread's few sizes, T * S values each), so training steps allocate no mask.
+torch::Tensor causal_bias(int64_t T, int64_t S, const torch::TensorOptions& options) {
+  thread_local std::map<std::tuple<int64_t, int64_t, int, std::string>, torch::Tensor> cache;
+  auto key = std::make_tuple(T, S, static_cast<int>(c10::typeMetaToScalarType(options.dtype())), options.device().str());
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto bias = torch::zeros({T, S}, options);
+    bias.masked_fill_(torch::ones({T, S}, options.dtype(torch::kBool)).triu(S - T + 1),
+                      lowest(c10::typeMetaToScalarType(options.dtype())));
+    it = cache.emplace(key, bias).first;
+  }
+  return it->second;
+}
+
 }  // namespace
 
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options) : options(options) {
@@ -108,9 +127,14 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
   }
   if (context.cache) std::tie(k, v) = context.cache->append(context.layer, k, v);  // (B, G, S, hd)
 
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  if (is_training() && options.causal() && group == 1 && !context.cache && !context.key_mask.defined() &&
+      !context.segment_ids.defined())
+    return forward_causal_training(q, k, v, scale);
+
   // Grouped-query attention without copying K/V per query head: the `group` query heads sharing
   // a K/V head are stacked along the time axis and meet that head's keys in one matmul.
-  q = q * (1.0 / std::sqrt(static_cast<double>(hd)));
+  q = q * scale;
   auto grouped = q.unflatten(1, {G, group}).flatten(2, 3);            // (B, G, group*T, hd)
   auto scores = torch::matmul(grouped, k.transpose(-2, -1))           // (B, G, group*T, S)
                     .unflatten(2, {group, -1});                       // (B, G, group, T, S)
@@ -138,13 +162,32 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
   if (allowed.defined()) scores = scores.masked_fill(allowed.logical_not(), lowest(scores.scalar_type()));
 
   auto probs = torch::softmax(scores, -1);                                // (B, G, group, T, S)
-  probs = torch::dropout(probs, options.dropout(), is_training());
+  probs = nn::dropout(probs, options.dropout(), is_training());
   auto y = torch::matmul(probs.flatten(2, 3), v)                          // (B, G, group*T, hd)
                .unflatten(2, {group, -1})                                 // (B, G, group, T, hd)
                .flatten(1, 2)                                             // (B, H, T, hd)
                .transpose(1, 2)
                .flatten(2);                                               // (B, T, C)
-  return torch::dropout(c_proj(y), options.dropout(), is_training());
+  return nn::dropout(c_proj(y), options.dropout(), is_training());
+}
+
+// The training step's causal attention, with as few passes over the (B, H, T, T) scores as
+// there can be without a fused kernel: the scale and the causal mask ride in the one baddbmm
+// that computes the scores (no scaled copy of q, no masked copy of the scores, and none of
+// their backward passes), then softmax and dropout. Sizes are baked in: the export path, which
+// must keep them dynamic, runs in eval mode and takes the general path.
+torch::Tensor SelfAttentionImpl::forward_causal_training(const torch::Tensor& q, const torch::Tensor& k,
+                                                         const torch::Tensor& v, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), S = k.size(2), hd = q.size(3);
+  auto bias = causal_bias(T, S, q.options()).expand({B * H, T, S});
+  auto scores = torch::baddbmm(bias, q.reshape({B * H, T, hd}), k.reshape({B * H, S, hd}).transpose(1, 2),
+                               /*beta=*/1.0, /*alpha=*/scale);                  // (B*H, T, S)
+  auto probs = nn::dropout(torch::softmax(scores, -1), options.dropout(), true);
+  auto y = torch::bmm(probs, v.reshape({B * H, S, hd}))                        // (B*H, T, hd)
+               .view({B, H, T, hd})
+               .transpose(1, 2)
+               .reshape({B, T, H * hd});
+  return nn::dropout(c_proj(y), options.dropout(), true);
 }
 
 }  // namespace zoo::models::nn

@@ -89,6 +89,10 @@ struct SelfAttentionImpl : torch::nn::Module {
   SelfAttentionOptions options;
   LoRALinear c_attn{nullptr};  // fused q, k, v: d_model -> (n_head + 2 n_kv_head) head_dim
   LoRALinear c_proj{nullptr};  // output, residual projection
+
+ private:
+  torch::Tensor forward_causal_training(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                        double scale);
 };
 TORCH_MODULE(SelfAttention);
 

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "models/nn/dropout.h"
+
 namespace zoo::models::nn {
 
 namespace {
@@ -18,7 +20,7 @@ GeluMLPImpl::GeluMLPImpl(const FeedForwardOptions& options) : options(options) {
 
 torch::Tensor GeluMLPImpl::forward(const torch::Tensor& x) {
   auto h = torch::gelu(c_fc(x));  // (B, T, hidden)
-  return torch::dropout(c_proj(h), options.dropout(), is_training());
+  return nn::dropout(c_proj(h), options.dropout(), is_training());
 }
 
 SwiGLUImpl::SwiGLUImpl(const FeedForwardOptions& options) : options(options) {
@@ -29,7 +31,7 @@ SwiGLUImpl::SwiGLUImpl(const FeedForwardOptions& options) : options(options) {
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
   auto h = torch::silu(c_gate(x)) * c_fc(x);  // (B, T, hidden)
-  return torch::dropout(c_proj(h), options.dropout(), is_training());
+  return nn::dropout(c_proj(h), options.dropout(), is_training());
 }
 
 int64_t swiglu_hidden(int64_t d_model) {

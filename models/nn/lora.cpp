@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/nn/dropout.h"
 
 namespace zoo::models::nn {
 
@@ -22,7 +23,7 @@ LoRALinearImpl::LoRALinearImpl(const torch::nn::LinearOptions& options) : option
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   auto y = torch::linear(x, weight, bias);
   if (!has_adapter() || merged_) return y;
-  auto h = torch::dropout(x, dropout_, is_training());
+  auto h = nn::dropout(x, dropout_, is_training());
   return y + torch::linear(torch::linear(h, lora_A), lora_B) * scaling_;
 }
 
