@@ -106,7 +106,11 @@ def main():
     print(f"threads {args.threads} | OMP_WAIT_POLICY PASSIVE on both sides | OPENBLAS_CORETYPE "
           f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')} | {args.rounds} rounds, sides alternating", flush=True)
 
-    workdir = tempfile.mkdtemp(prefix="zoo-bench-")
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as workdir:
+        measure(args, sides, env, default_env, workdir)
+
+
+def measure(args, sides, env, default_env, workdir):
     data = {}
     for case in args.cases:
         if case in TRAIN_CASES:

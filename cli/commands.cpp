@@ -11,6 +11,7 @@
 #include "cli/evaluate.h"
 #include "cli/chat.h"
 #include "cli/generate.h"
+#include "cli/launch.h"
 #include "cli/register_all.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -236,6 +237,9 @@ int run(int argc, char** argv) {
   data_prepare->add_option("--data-dir", data_dir, "where corpora live")->capture_default_str();
 
   std::string list_kind;
+  LaunchCommand launch_command;
+  auto* launch = launch_command.add_to(app);
+
   auto* list = app.add_subcommand("list", "registered components, their options and defaults");
   list->add_option("kind", list_kind, "only this kind (model, tokenizer, data, trainer, optimizer, scheduler)");
 
@@ -273,6 +277,7 @@ int run(int argc, char** argv) {
     generate_command.run();
     return 0;
   }
+  if (*launch) return launch_command.run("/proc/self/exe");
   if (*exporter) {
     configure_threads(0);
     auto run = trainers::load_run(export_run_dir, export_checkpoint, "cpu", export_base);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/metrics.h"
@@ -272,6 +273,11 @@ std::vector<int64_t> EpochOrder::permutation(int64_t size, uint64_t seed, int64_
   for (int64_t i = size - 1; i > 0; --i)  // Fisher-Yates
     std::swap(order[i], order[uniform_below(rng, static_cast<uint64_t>(i) + 1)]);
   return order;
+}
+
+Shard training_shard() {
+  const auto& world = distributed::world();
+  return {world.rank, world.world_size};
 }
 
 std::vector<int64_t> EpochOrder::next(int64_t count) {

@@ -243,6 +243,27 @@ void require_examples(size_t count, const std::string& file);
 // one, leaving at least one (a UserError naming `file` otherwise).
 int64_t hold_out_count(size_t count, double fraction, const std::string& file);
 
+// ---- Data-parallel shards ----
+
+// This process's share of the training batches when several data-parallel ranks train
+// (core/distributed.h): every rank draws the same world_size * batch_size examples from the same
+// seeded order and keeps rows [rank * batch_size, (rank + 1) * batch_size). So the shards are
+// disjoint, reshuffled every epoch from the seed, the data position is the same on every rank
+// (any rank's checkpoint resumes the run, at any world size), and the ranks' batches together are
+// the batch one process would draw with world_size * batch_size.
+struct Shard {
+  int64_t rank = 0;
+  int64_t count = 1;
+};
+Shard training_shard();  // from the process's world
+
+// Rows [rank * batch_size, (rank + 1) * batch_size) of a global draw of count * batch_size.
+template <class T>
+std::vector<T> own_rows(const std::vector<T>& global, int64_t batch_size, const Shard& shard) {
+  if (shard.count == 1) return global;
+  return {global.begin() + shard.rank * batch_size, global.begin() + (shard.rank + 1) * batch_size};
+}
+
 // ---- The dataset ----
 
 // A data type of examples: three splits of `Example`s (each with tokens()), the epoch order over
@@ -253,15 +274,16 @@ class ExampleDataset : public Dataset {
   using example_type = Example;
   using batch_type = Batch;
 
-  // The next `batch_size` train examples of the shuffled epoch order.
+  // The next `batch_size` train examples of the shuffled epoch order (this rank's shard of them).
   Batch next_train_batch(int64_t batch_size) {
+    const Shard shard = training_shard();
     if (bucket_batches_ > 0 && !order_.bucketed()) {
       std::vector<int64_t> lengths;
       lengths.reserve(train_.size());
       for (const auto& example : train_) lengths.push_back(example.tokens());
-      order_.bucket(std::move(lengths), batch_size, bucket_batches_);
+      order_.bucket(std::move(lengths), batch_size * shard.count, bucket_batches_);
     }
-    return collate(pick(train_, order_.next(batch_size)));
+    return collate(pick(train_, own_rows(order_.next(batch_size * shard.count), batch_size, shard)));
   }
   // Batch `index` of the validation (test) examples in file order: examples
   // [index * batch_size, (index + 1) * batch_size), fewer in the last; see batch_count().

@@ -174,7 +174,8 @@ SentenceBatch SentencesDataset::next_train_batch(int64_t batch_size) {
   // The seed of the position before the draw: the same after a resume, another every epoch.
   const uint64_t seed = mix_seeds({order().seed(), static_cast<uint64_t>(order().epoch()),
                              static_cast<uint64_t>(order().position())});
-  return assemble(train_, order().next(batch_size), seed);
+  const Shard shard = training_shard();
+  return assemble(train_, own_rows(order().next(batch_size * shard.count), batch_size, shard), seed);
 }
 
 SentenceBatch SentencesDataset::valid_batch(int64_t index, int64_t batch_size) const {

@@ -76,9 +76,10 @@ LMBatch TextDataset::windows(const TokenStream& stream, const std::vector<int64_
 LMBatch TextDataset::next_train_batch(int64_t batch_size) {
   if (batch_size <= 0) throw std::invalid_argument("next_train_batch: batch_size must be positive");
   const auto starts_bound = static_cast<uint64_t>(train_.size() - block_size_);  // starts in [0, n-T-1]
-  std::vector<int64_t> starts(batch_size);
+  const Shard shard = training_shard();
+  std::vector<int64_t> starts(batch_size * shard.count);
   for (int64_t& start : starts) start = static_cast<int64_t>(uniform_below(rng_, starts_bound));
-  return windows(train_, starts);
+  return windows(train_, own_rows(starts, batch_size, shard));
 }
 
 LMBatch TextDataset::valid_batch(int64_t index, int64_t batch_size) {

@@ -17,6 +17,7 @@ PACKAGES=(
   wamerican                # /usr/share/dict/words, the `words` corpus
   gnuplot-nox fonts-dejavu-core   # zoo generate --attention-map draws its heat map with gnuplot
   clang libclang-rt-dev util-linux   # scripts/fuzz.sh (libFuzzer); prlimit for the checkpoint write test
+  iproute2                 # ip netns: the two-host data-parallel test (tests/scripts/distributed_two_hosts.sh)
 )
 
 missing=()

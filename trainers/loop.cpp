@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/checkpoint.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/runtime.h"
@@ -73,21 +74,24 @@ bool saves_adapters_only(const Recipe& recipe, const Objective& objective) {
   return recipe.lora.enabled() && !objective.base_checkpoint().empty();
 }
 
-// FNV-1a over the names and bytes of the frozen parameters.
-std::string frozen_fingerprint(torch::nn::Module& model) {
+// FNV-1a over the names and bytes of the parameters (the frozen ones only, or all).
+std::string parameters_fingerprint(torch::nn::Module& model, bool frozen_only) {
   uint64_t hash = 14695981039346656037ull;
   const auto mix = [&hash](const void* data, size_t size) {
     const auto* bytes = static_cast<const unsigned char*>(data);
     for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
   };
   for (const auto& item : model.named_parameters()) {
-    if (item.value().requires_grad()) continue;
+    if (frozen_only && item.value().requires_grad()) continue;
     mix(item.key().data(), item.key().size());
     auto tensor = item.value().detach().to(torch::kCPU).contiguous();
     mix(tensor.data_ptr(), static_cast<size_t>(tensor.numel()) * tensor.element_size());
   }
   return fmt::format("{:016x}", hash);
 }
+
+std::string frozen_fingerprint(torch::nn::Module& model) { return parameters_fingerprint(model, true); }
+std::string weights_fingerprint(torch::nn::Module& model) { return parameters_fingerprint(model, false); }
 
 void save_adapters(torch::nn::Module& model, const std::string& path) {
   c10::Dict<std::string, torch::Tensor> tensors;
@@ -338,6 +342,7 @@ Factory<std::unique_ptr<Objective>, const ObjectiveContext&>& objectives() {
 
 std::string train(const TrainRequest& request) {
   // 1. Everything that can be wrong with the user's input is checked before anything is written.
+  distributed::world();  // a malformed RANK/WORLD_SIZE environment is the first mistake to report
   const bool resuming = !request.resume_dir.empty();
   std::optional<std::string> resume_from;
   std::string recipe_path = request.recipe_path;
@@ -357,7 +362,10 @@ std::string train(const TrainRequest& request) {
                     "`, or start over with --overwrite");
 
   const int threads = configure_threads(recipe.threads);
-  const torch::Device device = select_device(recipe.device);
+  torch::Device device = select_device(recipe.device);
+  // Data-parallel ranks on one host take a GPU each unless the recipe names one.
+  if (device.is_cuda() && distributed::world().distributed() && (recipe.device == "auto" || recipe.device == "cuda"))
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(distributed::world().local_rank));
   seed_everything(static_cast<uint64_t>(recipe.seed));
 
   std::shared_ptr<tokenizers::Tokenizer> tokenizer;
@@ -379,21 +387,41 @@ std::string train(const TrainRequest& request) {
   LoopState state;
   if (resume_from) state = load_checkpoint(*resume_from, *objective, *optimizer, device);
 
+  // Data parallelism (zoo launch, docs/distributed.md): every rank builds the same run, starts
+  // from rank 0's weights (a resumed run's come from the same checkpoint on every rank), trains
+  // on its shard of each batch (datasets/examples.h) and averages gradients every step; rank 0
+  // alone writes the run directory, the log and the checkpoints.
+  distributed::ProcessGroup* group = distributed::process_group(device, loop.distributed_timeout_s);
+  const bool main_rank = !group || group->rank() == 0;
+  if (!main_rank) spdlog::set_level(spdlog::level::warn);
+  if (group && !resume_from) {
+    auto& model = objective->model();
+    auto tensors = model.parameters();
+    for (const auto& buffer : model.buffers()) tensors.push_back(buffer);
+    group->broadcast(tensors);
+  }
+
   // 2. The run directory.
-  if (!resuming && request.overwrite && fs::exists(run_dir)) fs::remove_all(run_dir);
-  fs::create_directories(fs::path(run_dir) / "checkpoints");
   const std::string recipe_yaml = resolved_yaml(recipe);
-  write_file_atomic((fs::path(run_dir) / "recipe.yaml").string(), recipe_yaml);
-  MetricsLog metrics((fs::path(run_dir) / "metrics.jsonl").string());
+  MetricsLog metrics;
+  if (main_rank) {
+    if (!resuming && request.overwrite && fs::exists(run_dir)) fs::remove_all(run_dir);
+    fs::create_directories(fs::path(run_dir) / "checkpoints");
+    write_file_atomic((fs::path(run_dir) / "recipe.yaml").string(), recipe_yaml);
+    metrics = MetricsLog((fs::path(run_dir) / "metrics.jsonl").string());
+  }
 
   const int64_t parameters = count_parameters(objective->model());
   const int64_t trainable = count_parameters(objective->model(), /*trainable_only=*/true);
-  spdlog::info("{} {}: {} parameters{} on {}, {} thread{}", resuming ? "resuming" : "training", recipe.name,
+  spdlog::info("{} {}: {} parameters{} on {}, {} thread{}{}", resuming ? "resuming" : "training", recipe.name,
                format_count(static_cast<double>(parameters)),
                trainable == parameters ? ""
                                        : fmt::format(" ({} trainable, {:.2f}%)", format_count(static_cast<double>(trainable)),
                                                      100.0 * static_cast<double>(trainable) / static_cast<double>(parameters)),
-               device.str(), threads, threads == 1 ? "" : "s");
+               device.str(), threads, threads == 1 ? "" : "s",
+               group ? fmt::format(" a rank, {} ranks (batch {} a rank, {} in all)", group->size(), loop.batch_size,
+                                   loop.batch_size * group->size())
+                     : "");
   if (resume_from) spdlog::info("resuming from {} (step {})", *resume_from, state.step);
   // Every progress line reports its model FLOPs utilisation against this run's own measurement
   // of the device's matrix-product peak, taken now, on the threads training will use.
@@ -411,6 +439,7 @@ std::string train(const TrainRequest& request) {
                                                 {"matmul_peak_flops", peak_flops},
                                                 {"device", device.str()},
                                                 {"threads", threads},
+                                                {"world_size", group ? group->size() : 1},
                                                 {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
                                                 {"checkpoint", resume_from.value_or("")}});
 
@@ -430,7 +459,10 @@ std::string train(const TrainRequest& request) {
   auto last_log = started;
   int64_t tokens_since_log = 0;
   double flops_since_log = 0;
+  int64_t bytes_reduced_since_log = 0;
+  double seconds_reducing_since_log = 0;
   const int64_t first_step = state.step;
+  int64_t last_logged_step = state.step;
   int64_t last_checkpoint = resume_from ? state.step : -1;
 
   const bool adapters_only = saves_adapters_only(recipe, *objective);
@@ -446,6 +478,10 @@ std::string train(const TrainRequest& request) {
                                  run_dir));
   };
   auto checkpoint = [&] {
+    if (!main_rank) {
+      last_checkpoint = state.step;
+      return;
+    }
     try {
       save_checkpoint(run_dir, state, *objective, *optimizer, *tokenizer, recipe_yaml, device, loop.keep_last,
                       adapters_only);
@@ -523,6 +559,18 @@ std::string train(const TrainRequest& request) {
       tokens_since_log += result.tokens;
       flops_since_log += static_cast<double>(result.tokens) * flops.per_token(result.sequence_length);
     }
+    if (group) {
+      // The same tensors on every rank, in the same order: a parameter this rank's batch left
+      // without a gradient (an idle expert) contributes zeros.
+      std::vector<torch::Tensor> gradients;
+      for (auto& p : all_parameters) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        gradients.push_back(p.grad());
+      }
+      const auto reduce_start = Clock::now();
+      bytes_reduced_since_log += group->all_reduce_mean(gradients);
+      seconds_reducing_since_log += std::chrono::duration<double>(Clock::now() - reduce_start).count();
+    }
     torch::Tensor grad_norm;  // read on the host only when logging, or by the fault check
     if (loop.clip_grad_norm > 0) grad_norm = clip_grad_norm(all_parameters, loop.clip_grad_norm);
     else if (loop.max_bad_steps > 0) grad_norm = gradient_norm(all_parameters);
@@ -546,23 +594,44 @@ std::string train(const TrainRequest& request) {
       const auto now = Clock::now();
       const double interval = std::chrono::duration<double>(now - last_log).count();
       const double elapsed = std::chrono::duration<double>(now - started).count();
-      const double loss = step_loss.item<double>() / static_cast<double>(loop.grad_accum_steps);
-      const double tokens_per_s = static_cast<double>(tokens_since_log) / std::max(interval, 1e-9);
-      const double mfu = flops_since_log / std::max(interval, 1e-9) / peak_flops;
+      double loss = step_loss.item<double>() / static_cast<double>(loop.grad_accum_steps);
+      std::map<std::string, double> terms;
+      for (const auto& [name, value] : step_terms)
+        terms[name] = value.item<double>() / static_cast<double>(loop.grad_accum_steps);
+      double tokens = static_cast<double>(tokens_since_log), step_flops = flops_since_log;
+      if (group) {  // the log speaks for every rank: mean losses, summed tokens and FLOPs
+        std::vector<double> values{loss, tokens, step_flops};
+        for (const auto& [name, value] : terms) values.push_back(value);
+        values = group->all_reduce_sum(values);
+        loss = values[0] / group->size();
+        tokens = values[1];
+        step_flops = values[2];
+        size_t i = 3;
+        for (auto& [name, value] : terms) value = values[i++] / group->size();
+      }
+      const double tokens_per_s = tokens / std::max(interval, 1e-9);
+      const double mfu = step_flops / std::max(interval, 1e-9) / (peak_flops * (group ? group->size() : 1));
       const double eta = elapsed / static_cast<double>(state.step - first_step) *
                          static_cast<double>(loop.max_steps - state.step);
-      progress.update(fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", state.step,
+      if (main_rank) progress.update(fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", state.step,
                                   loop.max_steps, loss, lr, format_count(tokens_per_s), 100.0 * mfu,
                                   format_duration(eta)));
       nlohmann::json fields{{"step", state.step}, {"loss", loss}, {"lr", lr}, {"tokens_per_s", tokens_per_s},
                             {"mfu", mfu}, {"elapsed_s", elapsed}};
       if (grad_norm.defined()) fields["grad_norm"] = grad_norm.item<double>();
-      for (const auto& [name, value] : step_terms)
-        fields[name] = value.item<double>() / static_cast<double>(loop.grad_accum_steps);
+      for (const auto& [name, value] : terms) fields[name] = value;
+      if (group) {
+        const auto steps = static_cast<double>(state.step - last_logged_step);
+        fields["all_reduce_mb_per_step"] = static_cast<double>(bytes_reduced_since_log) / 1e6 / steps;
+        fields["all_reduce_ms_per_step"] = seconds_reducing_since_log * 1e3 / steps;
+      }
       metrics.write("train", fields);
       last_log = now;
+      last_logged_step = state.step;
       tokens_since_log = 0;
       flops_since_log = 0;
+      bytes_reduced_since_log = 0;
+      seconds_reducing_since_log = 0;
     }
 
     bool improved = false;
@@ -576,8 +645,11 @@ std::string train(const TrainRequest& request) {
     }
     if ((loop.checkpoint_every > 0 && state.step % loop.checkpoint_every == 0) || last || improved || early_stopped) {
       checkpoint();
-      if (improved) publish_best(run_dir, *latest_checkpoint(run_dir));
+      if (improved && main_rank) publish_best(run_dir, *latest_checkpoint(run_dir));
     }
+    // A stop (Ctrl-C, SIGTERM) must end every rank at the same step, or one would wait for the
+    // others in a collective: the ranks agree on it once a step.
+    if (group && group->all_reduce_sum({stop_requested ? 1.0 : 0.0})[0] > 0) stop_requested = true;
   }
   progress.break_line();
   if (stop_requested && last_checkpoint != state.step) {
@@ -595,6 +667,11 @@ std::string train(const TrainRequest& request) {
   spdlog::info("{} steps in {}; run directory {}", state.step - first_step, format_duration(elapsed), run_dir);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  if (group) {
+    // Each rank's weights, for checking that the ranks stayed one model (tests/cli/test_distributed.cpp).
+    spdlog::warn("rank {}: weights fingerprint {}", group->rank(), weights_fingerprint(objective->model()));
+    if (!main_rank) return run_dir;  // sampling and export are rank 0's
+  }
 
   auto decoder = objective->decoder();
   const GenerationOptions& generation = recipe.generation;

@@ -36,6 +36,7 @@ struct LoopOptions {
   int64_t max_bad_steps = 10;
   double grad_spike_factor = 10.0;
   std::string output_dir;
+  double distributed_timeout_s = 300;
   Component optimizer{"adamw", nullptr};
   Component scheduler{"cosine", nullptr};
 
@@ -64,6 +65,9 @@ struct LoopOptions {
     v("grad_spike_factor", grad_spike_factor,
       "log a gradient norm above this many times its running average; 0 = off", non_negative());
     v("output_dir", output_dir, "run directory; default runs/<name>");
+    v("distributed_timeout_s", distributed_timeout_s,
+      "data-parallel runs (zoo launch): how long a rank waits for the others in a collective before the run stops",
+      positive());
     v.component("optimizer", optimizer, "optimizer", "optimizer");
     v.component("scheduler", scheduler, "scheduler", "learning-rate schedule");
   }
