@@ -14,7 +14,6 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 import bert  # noqa: E402
 import bilstm  # noqa: E402
@@ -22,7 +21,7 @@ import gpt  # noqa: E402
 import moe  # noqa: E402
 import seq2seq  # noqa: E402
 import sft  # noqa: E402
-from harness import Case, adamw, count_parameters, main  # noqa: E402
+from harness import Case, adamw, count_parameters, main, token_loss, update  # noqa: E402
 
 
 def gpt_case(n_layer, n_head, d_model, block_size, batch, dropout, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99)):
@@ -33,15 +32,10 @@ def gpt_case(n_layer, n_head, d_model, block_size, batch, dropout, lr=1e-3, weig
 
         def step():
             ids = torch.randint(args.vocab_size, (batch, block_size + 1))
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(ids[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            update(optimizer, token_loss(model(ids[:, :-1]), ids[:, 1:]), model.parameters(), 1.0)
             return batch * block_size
 
-        return Case(count_parameters(model), step, gpt.flops_per_token(model, n_layer, d_model, block_size))
+        return Case(count_parameters(model), step)
 
     return build
 

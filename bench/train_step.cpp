@@ -15,6 +15,7 @@
 #include "core/runtime.h"
 #include "models/gpt.h"
 #include "models/model.h"
+#include "trainers/flops.h"
 #include "trainers/optim.h"
 
 namespace {
@@ -51,20 +52,6 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-// Best-of sgemm throughput in FLOP/s at a size like the models' large products.
-double measure_sgemm_peak(int64_t n, int repeats) {
-  torch::NoGradGuard no_grad;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
-  torch::mm_out(c, a, b);  // warm up
-  double best = 0;
-  for (int i = 0; i < repeats; ++i) {
-    auto start = Clock::now();
-    torch::mm_out(c, a, b);
-    best = std::max(best, 2.0 * n * n * n / seconds_since(start));
-  }
-  return best;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,8 +86,8 @@ int main(int argc, char** argv) {
   threads = zoo::configure_threads(threads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
-  double peak = measure_sgemm_peak(1024, 10);
-  fmt::print("threads {} | OMP_WAIT_POLICY {} | OPENBLAS_CORETYPE {} | sgemm peak (1024^3, best of 10) {:.1f} GFLOP/s\n", threads,
+  const double peak = zoo::trainers::matmul_peak_flops(torch::kCPU);  // what zoo train measures too
+  fmt::print("threads {} | OMP_WAIT_POLICY {} | OPENBLAS_CORETYPE {} | matmul peak (1024^3, best of 5) {:.1f} GFLOP/s\n", threads,
              wait_policy ? wait_policy : "(unset)", coretype ? coretype : "(unset)", peak / 1e9);
   fmt::print("{:<18} {:>10} {:>7} {:>11} {:>12} {:>10} {:>7}\n", "config", "params", "batch", "step ms",
              "tokens/s", "GFLOP/s", "MFU");
@@ -123,23 +110,11 @@ int main(int argc, char** argv) {
     auto optimizer = zoo::trainers::optimizers().build(zoo::parse_component("optimizer", "{type: adamw, lr: 1.0e-3}"), groups);
     auto parameters = model->parameters();
 
-    // FLOPs per token as nanoGPT's estimate_mfu (PaLM appendix B): 6N for the weights' forward
-    // and backward, plus 12·L·d·T for attention scores and values; N without position embeddings.
-    // An MoE layer's token runs through top_k of its experts: only their share of the expert
-    // parameters counts (the active parameters).
+    // FLOPs per token as zoo train counts them (trainers/flops.h: 6N + 12·L·d·T, nanoGPT's estimate_mfu).
+    const double flops_per_token = zoo::trainers::training_flops(*model).per_token(config->block_size);
     const auto& gpt = component.as<zoo::models::GPTOptions>();
-    int64_t n_params = 0, n_position = 0;
-    double n_idle = 0;
-    for (const auto& p : model->named_parameters()) {
-      n_params += p.value().numel();
-      if (p.key().find("wpe") != std::string::npos) n_position += p.value().numel();
-      if (p.key().find(".experts.") != std::string::npos)
-        n_idle += static_cast<double>(p.value().numel()) * static_cast<double>(gpt.moe.num_experts - gpt.moe.top_k) /
-                  static_cast<double>(gpt.moe.num_experts);
-    }
+    const int64_t n_params = model->num_parameters();
     const auto layers = static_cast<double>(gpt.n_layer), width = static_cast<double>(gpt.d_model);
-    const double flops_per_token =
-        6.0 * (static_cast<double>(n_params - n_position) - n_idle) + 12.0 * layers * width * static_cast<double>(config->block_size);
 
     std::vector<double> times;
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profiler;

@@ -181,10 +181,6 @@ std::vector<double> ProcessGroup::all_reduce_sum(const std::vector<double>& valu
   return {host.data_ptr<double>(), host.data_ptr<double>() + host.numel()};
 }
 
-void ProcessGroup::barrier() {
-  state_->wait("barrier", [&](auto& group) { return group.barrier(); });
-}
-
 ProcessGroup* process_group(const torch::Device& device, double timeout_s) {
   static std::unique_ptr<ProcessGroup> group;
   if (!world().distributed()) return nullptr;

@@ -22,7 +22,6 @@ struct World {
   int master_port = 0;
 
   bool distributed() const { return world_size > 1; }
-  bool is_main() const { return rank == 0; }
 };
 
 // The environment's world; a UserError naming the variable when one is malformed or missing.
@@ -51,7 +50,6 @@ class ProcessGroup {
   int64_t all_reduce_mean(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
   // Sums of host numbers over ranks (logged metrics, token counts).
   std::vector<double> all_reduce_sum(const std::vector<double>& values);
-  void barrier();
 
  private:
   struct State;

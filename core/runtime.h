@@ -15,7 +15,7 @@ namespace zoo {
 //   that wants PASSIVE must have it in its environment from the start: this sets it and
 //   re-executes the program once. A policy the user set is respected.
 // - large CPU blocks come from a caching allocator (core/cpu_allocator.h) rather than a fresh
-//   mmap each time, which costs a third of a GPT training step here in page faults.
+//   mmap each time, whose page faults made a GPT training step 1.25x slower here.
 //   ZOO_CPU_ALLOCATOR=system keeps libtorch's own (for comparison).
 void prepare_process(char** argv);
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import data
 import gpt
 from attention import SelfAttention
-from harness import Case, adamw, count_parameters
+from harness import Case, adamw, count_parameters, update
 
 SPECIALS = ("<pad>", "<mask>", "<cls>", "<sep>")  # the bench recipe's special_tokens: [pad, mask, cls, sep]
 
@@ -132,15 +132,12 @@ def mlm_case(n_layer, n_head, d_model, max_positions, dropout, batch, mask_prob,
             real = data.attention_mask(rows)
             special = ~real | ids.eq(cls_id) | ids.eq(sep_id)
             masked, labels = mask_tokens(ids, special, mask_prob, mask_id, vocab_size)
-            optimizer.zero_grad(set_to_none=True)
             hidden = model.encode(masked, real, torch.zeros_like(ids))  # (B, T, C), all sentence A
             # As trainers/mlm.cpp: only the chosen positions go through the vocabulary projection.
             chosen = labels.ne(data.IGNORE_INDEX)
             logits = model.masked_lm_logits(hidden[chosen])  # (N, V)
             loss = F.cross_entropy(logits, labels[chosen], reduction="sum") / chosen.sum().clamp_min(1)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            update(optimizer, loss, model.parameters(), clip)
             return ids.numel()
 
         return Case(count_parameters(model), step)

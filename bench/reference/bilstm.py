@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import data
-from harness import Case, adamw, count_parameters
+from harness import Case, adamw, count_parameters, token_loss, update
 from rnn import gather_time, reversal_index, zero_state
 
 
@@ -81,13 +81,7 @@ def tagger_case(embedding_dim, hidden_size, num_layers, dropout, batch, bucket_b
             ids = data.pad([ids for ids, _ in picked], pad_id)
             mask = data.attention_mask([ids for ids, _ in picked])
             labels = data.pad([tags for _, tags in picked], data.IGNORE_INDEX)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(ids, mask)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                   ignore_index=data.IGNORE_INDEX)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            update(optimizer, token_loss(model(ids, mask), labels), model.parameters(), clip)
             return ids.numel()
 
         return Case(count_parameters(model), step)

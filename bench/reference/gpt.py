@@ -73,12 +73,6 @@ class GPT(nn.Module):
         return F.linear(self.ln_f(x), self.wte.weight)
 
 
-def flops_per_token(model: GPT, n_layer: int, d_model: int, block_size: int) -> float:
-    """nanoGPT's estimate_mfu (PaLM appendix B): 6N + 12·L·d·T, N without position embeddings."""
-    n = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
-    return 6.0 * n + 12.0 * n_layer * d_model * block_size
-
-
 @torch.inference_mode()
 def generate_cached(model: GPT, prompt: list, new_tokens: int) -> list:
     """Greedy continuation with a key/value cache preallocated per layer, as torchzoo's KVCache

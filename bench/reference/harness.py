@@ -13,13 +13,15 @@ import time
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
+
+import data
 
 
 @dataclasses.dataclass
 class Case:
     parameters: int  # distinct parameter elements, to check both sides built the same model
     step: Callable[[], int]  # one training (or generation) step; returns the tokens it processed
-    flops_per_token: float = 0.0  # the analytic count the C++ side uses, for MFU
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,6 +48,20 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
+def token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the targets that are not padding (data.IGNORE_INDEX)."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=data.IGNORE_INDEX)
+
+
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, clip: float) -> None:
+    """The end of every training step, as torchzoo's loop does it: backward, clip the global
+    gradient norm, step, and gradients set to none for the next step."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
@@ -62,7 +78,7 @@ def run(args, case: Case) -> None:
     step_s = statistics.median(times)
     tokens_per_s = statistics.median(n / t for n, t in zip(tokens, times))
     print(json.dumps({"side": "python", "case": args.case, "parameters": case.parameters, "threads": torch.get_num_threads(),
-                      "step_ms": step_s * 1e3, "tokens_per_s": tokens_per_s, "flops_per_token": case.flops_per_token}))
+                      "step_ms": step_s * 1e3, "tokens_per_s": tokens_per_s}))
 
 
 def main(builders: dict) -> None:

@@ -3,11 +3,10 @@ recipes/moe_gpt_quickstart.yaml around it, trained on random windows of a charac
 (the `text` data type, datasets/text.cpp) with the lm trainer's loss plus the router losses."""
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import data
 import gpt
-from harness import Case, adamw, count_parameters
+from harness import Case, adamw, count_parameters, token_loss, update
 
 
 class MoE(nn.Module):
@@ -68,14 +67,10 @@ def moe_gpt_case(n_layer, n_head, d_model, block_size, batch, dropout, num_exper
         def step():
             # B windows of block_size + 1 tokens at uniformly random starts in [0, n - block_size).
             windows = stream[torch.randint(len(stream) - block_size, (batch, 1)) + offsets]
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(windows[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), windows[:, 1:].reshape(-1))
+            loss = token_loss(model(windows[:, :-1]), windows[:, 1:])
             for moe in moe_layers:  # trainers/loop.cpp backward(): the weighted router losses join the loss
                 loss = loss + aux_loss_weight * moe.balance_loss + z_loss_weight * moe.z_loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            update(optimizer, loss, model.parameters(), clip)
             return batch * block_size
 
         return Case(count_parameters(model), step)

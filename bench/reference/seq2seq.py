@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import data
-from harness import Case, adamw, count_parameters
+from harness import Case, adamw, count_parameters, token_loss, update
 from rnn import gather_time, reversal_index, zero_state
 
 SPECIALS = ("<pad>", "<s>", "</s>")  # the recipe's special_tokens: [pad, bos, eos]
@@ -100,13 +100,7 @@ def seq2seq_case(embedding_dim, hidden_size, encoder_layers, dropout, batch, buc
             mask = data.attention_mask([s for s, _ in picked])
             target_input = data.pad([[bos_id, *t] for _, t in picked], pad_id)
             target_output = data.pad([[*t, eos_id] for _, t in picked], data.IGNORE_INDEX)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(source, mask, target_input)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target_output.reshape(-1),
-                                   ignore_index=data.IGNORE_INDEX)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            update(optimizer, token_loss(model(source, mask, target_input), target_output), model.parameters(), clip)
             return int(target_output.ne(data.IGNORE_INDEX).sum())  # trainers/seq2seq.cpp: the target tokens
 
         return Case(count_parameters(model), step)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import data
 import gpt
 from attention import masked_attention
-from harness import Case, adamw, count_parameters
+from harness import Case, adamw, count_parameters, token_loss, update
 
 SPECIALS = ("<pad>", "</s>")  # the base recipe's special_tokens: [pad, eos]
 
@@ -134,13 +134,7 @@ def lora_sft_case(n_layer, n_head, d_model, block_size, batch, dropout, prompt_t
 
         def step():
             ids, target, segment_ids = collate([rows[i] for i in order.next(batch)], pad_id)
-            optimizer.zero_grad(set_to_none=True)
-            logits = forward_packed(model, ids, segment_ids)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
-                                   ignore_index=data.IGNORE_INDEX)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, clip)
-            optimizer.step()
+            update(optimizer, token_loss(forward_packed(model, ids, segment_ids), target), trainable, clip)
             return ids.numel()
 
         return Case(count_parameters(model), step)

@@ -88,8 +88,10 @@ double lowest(torch::ScalarType type) {
 // the lowest finite value above the diagonal. Built once per size, dtype and device and kept
 // (a thread's few sizes, T * S values each), so training steps allocate no mask.
 torch::Tensor causal_bias(int64_t T, int64_t S, const torch::TensorOptions& options) {
-  thread_local std::map<std::tuple<int64_t, int64_t, int, std::string>, torch::Tensor> cache;
-  auto key = std::make_tuple(T, S, static_cast<int>(c10::typeMetaToScalarType(options.dtype())), options.device().str());
+  thread_local std::map<std::tuple<int64_t, int64_t, int, int, int>, torch::Tensor> cache;
+  const auto device = options.device();
+  auto key = std::make_tuple(T, S, static_cast<int>(c10::typeMetaToScalarType(options.dtype())),
+                             static_cast<int>(device.type()), static_cast<int>(device.index()));
   auto it = cache.find(key);
   if (it == cache.end()) {
     auto bias = torch::zeros({T, S}, options);

@@ -14,18 +14,9 @@ trainer: {type: lm, batch_size: 8, max_steps: 100000, log_every: 1, eval_every: 
           distributed_timeout_s: 30}
 generation: {max_new_tokens: 0}
 YAML
-wait_for_steps() {  # RUN N: until RUN's log has N train events
-  for _ in $(seq 1 1200); do
-    steps=$(grep -c '"event":"train"' "$1/metrics.jsonl" 2>/dev/null) || true
-    [[ ${steps:-0} -ge $2 ]] && return 0
-    sleep 0.05
-  done
-  echo "FAIL: $1 never reached $2 steps"; cat ./*.log; exit 1
-}
-
 "$zoo" launch --nproc 2 -- train recipe.yaml > launch.log 2>&1 &
 launcher=$!
-wait_for_steps runs/dies 30
+wait_for_train_events runs/dies 30
 ranks=($(pgrep -P $launcher))
 [[ ${#ranks[@]} -eq 2 ]] || { echo "FAIL: expected 2 ranks under the launcher, found ${#ranks[@]}"; cat launch.log; exit 1; }
 kill -KILL "${ranks[1]}"
@@ -41,7 +32,7 @@ pgrep -P $launcher > /dev/null && { echo "FAIL: a rank outlived the launch"; exi
 # Ctrl-C reaches both ranks; they agree on the step, rank 0 writes it, and the launch exits 0.
 "$zoo" launch --nproc 2 -- train recipe.yaml trainer.output_dir=runs/stop > stop.log 2>&1 &
 launcher=$!
-wait_for_steps runs/stop 10
+wait_for_train_events runs/stop 10
 kill -INT $launcher
 status=0
 wait $launcher || status=$?

@@ -14,11 +14,7 @@ generation: {max_new_tokens: 0}
 YAML
 "$zoo" train recipe.yaml > train.log 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  steps=$(grep -c '"event":"train"' runs/sigint/metrics.jsonl 2>/dev/null) || true
-  [[ ${steps:-0} -ge 20 ]] && break
-  sleep 0.05
-done
+wait_for_train_events runs/sigint 20
 kill -INT $pid
 status=0
 wait $pid || status=$?
@@ -35,11 +31,7 @@ grep -q "resuming from .*step_$(printf '%06d' "$last")" resume.log || { echo "FA
 # would merge into one.)
 "$zoo" train recipe.yaml trainer.output_dir=runs/twice model.n_layer=6 model.d_model=256 > twice.log 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  steps=$(grep -c '"event":"train"' runs/twice/metrics.jsonl 2>/dev/null) || true
-  [[ ${steps:-0} -ge 5 ]] && break
-  sleep 0.05
-done
+wait_for_train_events runs/twice 5
 kill -INT $pid
 sleep 0.01
 kill -INT $pid

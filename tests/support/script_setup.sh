@@ -19,3 +19,14 @@ with open(path, "w") as f:
         f.write(" ".join(random.choice(words) for _ in range(9)) + ".\n")
 PY
 }
+
+# wait_for_train_events RUN_DIR N: until RUN_DIR/metrics.jsonl has N train events (a minute at most).
+wait_for_train_events() {
+  for _ in $(seq 1 1200); do
+    steps=$(grep -c '"event":"train"' "$1/metrics.jsonl" 2>/dev/null) || true
+    [[ ${steps:-0} -ge $2 ]] && return 0
+    sleep 0.05
+  done
+  echo "FAIL: $1 never reached $2 training steps"
+  exit 1
+}
