@@ -543,9 +543,15 @@ std::string train(const TrainRequest& request) {
     return improved;
   };
   bool early_stopped = false;
+  // Whether to stop on request (Ctrl-C, SIGTERM). Alone, that is the signal flag. Across ranks it is
+  // what they agreed on at the end of the last step: reading the flag itself at the top of the loop
+  // would let a signal landing between the agreement and that read end one rank a step early,
+  // leaving the others waiting in a collective.
+  bool stopping = false;
+  auto stop_now = [&] { return group ? stopping : stop_requested.load(); };
   if (loop.eval_at_start && state.step == 0) validate();
 
-  while (state.step < loop.max_steps && !stop_requested && !early_stopped) {
+  while (state.step < loop.max_steps && !stop_now() && !early_stopped) {
     const double lr = schedule(state.step, loop.max_steps, built.base_lr);
     set_learning_rate(*optimizer, lr, built.lr_scales);
     drop_gradients(all_parameters);
@@ -647,19 +653,19 @@ std::string train(const TrainRequest& request) {
       checkpoint();
       if (improved && main_rank) publish_best(run_dir, *latest_checkpoint(run_dir));
     }
-    // A stop (Ctrl-C, SIGTERM) must end every rank at the same step, or one would wait for the
-    // others in a collective: the ranks agree on it once a step.
-    if (group && group->all_reduce_sum({stop_requested ? 1.0 : 0.0})[0] > 0) stop_requested = true;
+    // A stop must end every rank at the same step: the ranks agree on it once a step.
+    if (group) stopping = group->all_reduce_sum({stop_requested ? 1.0 : 0.0})[0] > 0;
   }
   progress.break_line();
-  if (stop_requested && last_checkpoint != state.step) {
+  const bool stopped = stop_now();
+  if (stopped && last_checkpoint != state.step) {
     spdlog::info("stopping at step {} on request; writing a checkpoint", state.step);
     checkpoint();
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
   metrics.write("end", {{"step", state.step},
                         {"elapsed_s", elapsed},
-                        {"stopped", stop_requested.load()},
+                        {"stopped", stopped},
                         {"early_stopped", early_stopped},
                         {"bad_steps", faults.total},
                         {"best_metric", loop.best_metric},
@@ -675,14 +681,14 @@ std::string train(const TrainRequest& request) {
 
   auto decoder = objective->decoder();
   const GenerationOptions& generation = recipe.generation;
-  if (!stop_requested && decoder && generation.max_new_tokens > 0 && !tokenizer->encode(generation.prompt).empty()) {
+  if (!stopped && decoder && generation.max_new_tokens > 0 && !tokenizer->encode(generation.prompt).empty()) {
     auto sequences = generation::generate_text(*decoder, *tokenizer, {generation.prompt}, generation,
                                                static_cast<uint64_t>(recipe.seed));
     const std::string& text = sequences[0][0].text;  // the best, or the first draw
     fmt::print("--- sample ---\n{}{}\n--------------\n", decoder->continues_prompt() ? generation.prompt : "", text);
     metrics.write("sample", {{"step", state.step}, {"prompt", generation.prompt}, {"text", text}});
   }
-  if (!stop_requested && recipe.exports.torchscript)
+  if (!stopped && recipe.exports.torchscript)
     export_torchscript(*objective, recipe, *latest_checkpoint(run_dir), (fs::path(run_dir) / "export/model.pt").string(),
                        recipe.exports.dtype);
   return run_dir;
