@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "models/nn/dropout.h"
+#include "models/nn/lstm.h"
 #include "models/nn/rnn.h"
 
 namespace zoo::models {
@@ -46,13 +47,13 @@ torch::Tensor BiLSTMImpl::encode(const torch::Tensor& ids, const torch::Tensor& 
     // The forward LSTM reaches a row's padding only after its last real token.
     const auto zeros = nn::zero_state(x, 1, options_.hidden_size);
     const auto state = std::make_tuple(zeros, zeros);
-    auto forward_states = std::get<0>(forward_[i]->forward(x, state));  // (B, T, H)
+    auto forward_states = std::get<0>(nn::lstm(forward_[i], x, state));  // (B, T, H)
     if (!options_.bidirectional) {
       x = forward_states;
       continue;
     }
     auto backward_states =
-        nn::gather_time(std::get<0>(backward_[i]->forward(nn::gather_time(x, reverse), state)), reverse);
+        nn::gather_time(std::get<0>(nn::lstm(backward_[i], nn::gather_time(x, reverse), state)), reverse);
     x = torch::cat({forward_states, backward_states}, -1);  // (B, T, 2H)
   }
   return x;

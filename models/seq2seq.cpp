@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "models/nn/dropout.h"
+#include "models/nn/lstm.h"
 #include "models/nn/rnn.h"
 
 namespace zoo::models {
@@ -59,7 +60,7 @@ Recurrent::Result Recurrent::operator()(const torch::Tensor& x, const torch::Ten
     if (lstm) c0 = h0;
   }
   if (lstm) {
-    auto [output, last] = lstm->forward(x, std::make_tuple(h0, c0));
+    auto [output, last] = nn::lstm(lstm, x, std::make_tuple(h0, c0));
     return {output, std::get<0>(last), std::get<1>(last)};
   }
   auto [output, last] = gru->forward(x, h0);

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/vectorize.h"
+
 namespace zoo::trainers {
 namespace {
 
@@ -94,6 +96,23 @@ std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> g
   return {std::move(out), std::move(scales)};
 }
 
+// One AdamW step's constants, for adamw_update.
+struct AdamWStep {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, decay, step_size, sqrt_correction2, eps;
+};
+
+// Elements [begin, end) of one parameter: decoupled weight decay, then the Adam step, as
+// torch::optim::AdamW computes them.
+ZOO_VECTOR_CLONES
+void adamw_update(int64_t begin, int64_t end, float* w, const float* g, float* m, float* v, AdamWStep c) {
+#pragma GCC ivdep
+  for (int64_t i = begin; i < end; ++i) {
+    m[i] = m[i] * c.beta1 + c.one_minus_beta1 * g[i];
+    v[i] = v[i] * c.beta2 + c.one_minus_beta2 * g[i] * g[i];
+    w[i] = w[i] * c.decay - c.step_size * m[i] / (std::sqrt(v[i]) / c.sqrt_correction2 + c.eps);
+  }
+}
+
 // torch::optim::AdamW's update, the same state (so its checkpoints load either way), in one pass
 // over each parameter instead of libtorch's ten element-wise kernels and the temporary they
 // allocate: on the CPU the update is bound by memory traffic, each array read and written once.
@@ -156,13 +175,9 @@ class FusedAdamW final : public torch::optim::AdamW {
     const float* g = p.grad().data_ptr<float>();
     float* m = state.exp_avg().data_ptr<float>();
     float* v = state.exp_avg_sq().data_ptr<float>();
-    at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        m[i] = m[i] * b1 + one_minus_b1 * g[i];
-        v[i] = v[i] * b2 + one_minus_b2 * g[i] * g[i];
-        w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) / sqrt_correction2 + eps);
-      }
-    });
+    const AdamWStep constants{b1, b2, one_minus_b1, one_minus_b2, decay, step_size, sqrt_correction2, eps};
+    at::parallel_for(0, p.numel(), 1 << 14,
+                     [&](int64_t begin, int64_t end) { adamw_update(begin, end, w, g, m, v, constants); });
   }
 };
 

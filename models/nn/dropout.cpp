@@ -5,6 +5,8 @@
 
 #include <mutex>
 
+#include "core/vectorize.h"
+
 namespace zoo::models::nn {
 namespace {
 
@@ -20,6 +22,24 @@ inline uint32_t keep_hash(uint32_t index, uint32_t seed_low, uint32_t seed_high)
   h *= 0xC2B2AE35u;
   h ^= h >> 16;
   return h;
+}
+
+// Elements [begin, end): keep each whose hash reaches the threshold, scaled; record the mask.
+ZOO_VECTOR_CLONES
+void dropout_forward(int64_t begin, int64_t end, const float* in, float* out, uint8_t* mask, uint32_t threshold,
+                     float scale, uint32_t seed_low, uint32_t seed_high) {
+#pragma GCC ivdep
+  for (int64_t i = begin; i < end; ++i) {
+    const uint8_t k = keep_hash(static_cast<uint32_t>(i), seed_low, seed_high) >= threshold;
+    mask[i] = k;
+    out[i] = k ? in[i] * scale : 0.0f;
+  }
+}
+
+ZOO_VECTOR_CLONES
+void dropout_backward(int64_t begin, int64_t end, const float* in, float* out, const uint8_t* mask, float scale) {
+#pragma GCC ivdep
+  for (int64_t i = begin; i < end; ++i) out[i] = mask[i] ? in[i] * scale : 0.0f;
 }
 
 uint64_t draw_seed() {
@@ -43,11 +63,7 @@ class HashDropout : public torch::autograd::Function<HashDropout> {
     float* out = y.data_ptr<float>();
     uint8_t* mask = keep.data_ptr<uint8_t>();
     at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const uint8_t k = keep_hash(static_cast<uint32_t>(i), seed_low, seed_high) >= threshold;
-        mask[i] = k;
-        out[i] = k ? in[i] * scale : 0.0f;
-      }
+      dropout_forward(begin, end, in, out, mask, threshold, scale, seed_low, seed_high);
     });
     ctx->save_for_backward({keep});
     ctx->saved_data["scale"] = static_cast<double>(scale);
@@ -63,9 +79,8 @@ class HashDropout : public torch::autograd::Function<HashDropout> {
     const float* in = grad.data_ptr<float>();
     float* out = result.data_ptr<float>();
     const uint8_t* mask = keep.data_ptr<uint8_t>();
-    at::parallel_for(0, grad.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) out[i] = mask[i] ? in[i] * scale : 0.0f;
-    });
+    at::parallel_for(0, grad.numel(), kGrain,
+                     [&](int64_t begin, int64_t end) { dropout_backward(begin, end, in, out, mask, scale); });
     return {result, torch::Tensor()};
   }
 };

@@ -1,11 +1,12 @@
 // The fast paths training takes (models/nn/dropout.h, the causal attention of training steps,
-// GPT's position view) against the general code they stand in for.
+// GPT's position view, the fused LSTM layer) against the general code they stand in for.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "models/gpt.h"
 #include "models/nn/attention.h"
 #include "models/nn/dropout.h"
+#include "models/nn/lstm.h"
 
 namespace nn = zoo::models::nn;
 
@@ -99,4 +100,90 @@ TEST(Gpt, GradientCheckpointingGivesTheSameGradientsWithDropout) {
   EXPECT_TRUE(torch::equal(plain_logits, checkpointed_logits));
   ASSERT_EQ(plain.size(), checkpointed.size());
   for (size_t i = 0; i < plain.size(); ++i) EXPECT_LE(max_abs_diff(plain[i], checkpointed[i]), 1e-6) << "parameter " << i;
+}
+
+namespace {
+// Outputs and every gradient of an LSTM run, for comparing two ways of running it.
+struct LSTMRun {
+  torch::Tensor output, h_n, c_n, grad_x, grad_h0, grad_c0;
+  std::vector<torch::Tensor> grad_weights;
+};
+
+// A loss that reads the outputs and both final states with random weights, so every gradient path
+// (through h_n and c_n as well as the outputs) is exercised.
+LSTMRun run_lstm(torch::nn::LSTM& module, const torch::Tensor& x, const torch::Tensor& h0, const torch::Tensor& c0,
+                 bool fused) {
+  module->zero_grad();
+  auto input = x.clone().requires_grad_(), h = h0.clone().requires_grad_(), c = c0.clone().requires_grad_();
+  auto [output, state] = fused ? nn::lstm(module, input, {h, c}) : module->forward(input, std::make_tuple(h, c));
+  auto [h_n, c_n] = state;
+  // randn(sizes), not randn_like: libtorch's batch_first output is a transposed view, and
+  // randn_like would lay the same draws out in its strides, giving other weights.
+  torch::manual_seed(99);
+  auto loss = (output * torch::randn(output.sizes())).sum() + (h_n * torch::randn(h_n.sizes())).sum() +
+              (c_n * torch::randn(c_n.sizes())).sum();
+  loss.backward();
+  LSTMRun run{output.detach(), h_n.detach(), c_n.detach(), input.grad(), h.grad(), c.grad(), {}};
+  for (const auto& weight : module->all_weights()) run.grad_weights.push_back(weight.grad().clone());
+  return run;
+}
+
+// Each tensor within tolerance of the reference's, relative to the reference's largest magnitude
+// when that exceeds 1: weight gradients sum over every row and step.
+void expect_same_lstm_run(const LSTMRun& fused, const LSTMRun& reference, double tolerance) {
+  auto expect_close = [&](const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
+    const double scale = std::max(1.0, b.abs().max().item<double>());
+    EXPECT_LE(max_abs_diff(a, b) / scale, tolerance) << what << " (largest magnitude " << scale << ")";
+  };
+  expect_close(fused.output, reference.output, "output");
+  expect_close(fused.h_n, reference.h_n, "h_n");
+  expect_close(fused.c_n, reference.c_n, "c_n");
+  expect_close(fused.grad_x, reference.grad_x, "dL/dx");
+  expect_close(fused.grad_h0, reference.grad_h0, "dL/dh0");
+  expect_close(fused.grad_c0, reference.grad_c0, "dL/dc0");
+  ASSERT_EQ(fused.grad_weights.size(), reference.grad_weights.size());
+  for (size_t i = 0; i < fused.grad_weights.size(); ++i)
+    expect_close(fused.grad_weights[i], reference.grad_weights[i], "gradient of weight " + std::to_string(i));
+}
+}  // namespace
+
+// libtorch's own LSTM (at::lstm, the path evaluation and export take) is the reference. 1e-5 is
+// about 100 float32 ulps: the two sum the same products in other orders.
+TEST(FusedLSTM, MatchesLibtorchsLSTMInOutputsFinalStatesAndEveryGradient) {
+  torch::manual_seed(0);
+  torch::nn::LSTM module(torch::nn::LSTMOptions(6, 8).batch_first(true));
+  auto x = torch::randn({5, 7, 6}), h0 = torch::randn({1, 5, 8}), c0 = torch::randn({1, 5, 8});
+  expect_same_lstm_run(run_lstm(module, x, h0, c0, true), run_lstm(module, x, h0, c0, false), 1e-5);
+}
+
+// Inputs 30x larger saturate the gates (pre-activations beyond +-80, where exp must be clamped):
+// the sigmoids and tanhs still agree with libtorch's, and no NaN or infinity appears.
+TEST(FusedLSTM, MatchesLibtorchsLSTMWithSaturatedGates) {
+  torch::manual_seed(1);
+  torch::nn::LSTM module(torch::nn::LSTMOptions(16, 32).batch_first(true));
+  auto x = 30 * torch::randn({4, 9, 16}), h0 = torch::randn({1, 4, 32}), c0 = torch::randn({1, 4, 32});
+  auto fused = run_lstm(module, x, h0, c0, true);
+  EXPECT_TRUE(torch::isfinite(fused.grad_x).all().item<bool>());
+  expect_same_lstm_run(fused, run_lstm(module, x, h0, c0, false), 1e-5);
+}
+
+// Two layers (the seq2seq decoder's shape), a batch wide enough for the gate passes to run in
+// parallel chunks, and one time step (h_n is then the only output row).
+TEST(FusedLSTM, MatchesLibtorchsLSTMForStackedLayersWideBatchesAndOneStep) {
+  torch::manual_seed(2);
+  torch::nn::LSTM module(torch::nn::LSTMOptions(12, 64).num_layers(2).batch_first(true));
+  for (int64_t steps : {1, 11}) {
+    auto x = torch::randn({300, steps, 12}), h0 = torch::randn({2, 300, 64}), c0 = torch::randn({2, 300, 64});
+    expect_same_lstm_run(run_lstm(module, x, h0, c0, true), run_lstm(module, x, h0, c0, false), 1e-5);
+  }
+}
+
+TEST(FusedLSTM, TakesTheModulesOwnPathWithoutGradients) {
+  torch::manual_seed(3);
+  torch::nn::LSTM module(torch::nn::LSTMOptions(4, 4).batch_first(true));
+  auto x = torch::randn({2, 3, 4}), zeros = torch::zeros({1, 2, 4});
+  torch::NoGradGuard no_grad;
+  auto [fused, fused_state] = nn::lstm(module, x, {zeros, zeros});
+  auto [general, general_state] = module->forward(x, std::make_tuple(zeros, zeros));
+  EXPECT_TRUE(torch::equal(fused, general));  // the same code ran: bit for bit
 }
