@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "datasets/dataset.h"
+#include "datasets/prefetch.h"
 #include "datasets/labelled.h"
 #include "eval/classification.h"
 #include "models/model.h"
@@ -126,8 +127,8 @@ class ClassifyObjective : public Objective {
   }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto [input, mask, labels] = tagging_ ? unpack(tagging_data_->next_train_batch(batch_size))
-                                          : unpack(classification_data_->next_train_batch(batch_size));
+    auto [input, mask, labels] = tagging_ ? unpack(tagging_batches_->next(batch_size))
+                                          : unpack(classification_batches_->next(batch_size));
     auto loss = loss_of(logits_of(input, mask), labels);
     return backward(*model_, loss, input.numel(), scale, input.size(-1));
   }
@@ -147,11 +148,11 @@ class ClassifyObjective : public Objective {
   }
 
   std::string data_state() const override {
-    return tagging_data_ ? tagging_data_->state() : classification_data_ ? classification_data_->state() : "";
+    return tagging_batches_ ? tagging_batches_->state() : classification_batches_ ? classification_batches_->state() : "";
   }
   void load_data_state(const std::string& state) override {
-    if (tagging_data_) tagging_data_->load_state(state);
-    if (classification_data_) classification_data_->load_state(state);
+    if (tagging_batches_) tagging_batches_->load_state(state);
+    if (classification_batches_) classification_batches_->load_state(state);
   }
 
   std::vector<std::string> metric_names() const override { return {"accuracy", "macro_f1", "f1", "confusion"}; }
@@ -243,10 +244,20 @@ class ClassifyObjective : public Objective {
       data.options = tagging_ ? with_valid_file<datasets::TaggingOptions>(valid_file)
                               : with_valid_file<datasets::ClassificationOptions>(valid_file);
     }
+    tagging_batches_.reset();
+    classification_batches_.reset();
     auto built = datasets::datasets().build(
         data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), model_max_length()});
     classification_data_ = std::dynamic_pointer_cast<datasets::ClassificationDataset>(built);
     tagging_data_ = std::dynamic_pointer_cast<datasets::TaggingDataset>(built);
+    if (tagging_data_)
+      tagging_batches_ = std::make_unique<datasets::Prefetcher<datasets::TaggingBatch>>(
+          *tagging_data_, [data = tagging_data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+          [](datasets::TaggingBatch& b) { datasets::pin_memory(b.input, b.attention_mask, b.labels); });
+    if (classification_data_)
+      classification_batches_ = std::make_unique<datasets::Prefetcher<datasets::ClassificationBatch>>(
+          *classification_data_, [data = classification_data_.get()](int64_t n) { return data->next_train_batch(n); },
+          device_, [](datasets::ClassificationBatch& b) { datasets::pin_memory(b.input, b.attention_mask, b.labels); });
     const auto& labels = tagging_ ? tagging_data_->tags() : classification_data_->labels();
     if (!labels_.empty() && labels != labels_)
       throw UserError(fmt::format("data.train: its labels ({}) are not the ones the model was trained on ({})",
@@ -320,6 +331,9 @@ class ClassifyObjective : public Objective {
   torch::Tensor class_weights_;
   std::shared_ptr<datasets::ClassificationDataset> classification_data_;
   std::shared_ptr<datasets::TaggingDataset> tagging_data_;
+  // Training batches of whichever of the two is set.
+  std::unique_ptr<datasets::Prefetcher<datasets::ClassificationBatch>> classification_batches_;
+  std::unique_ptr<datasets::Prefetcher<datasets::TaggingBatch>> tagging_batches_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "datasets/dataset.h"
+#include "datasets/prefetch.h"
 #include "eval/perplexity.h"
 #include "eval/text_metrics.h"
 #include "generation/text.h"
@@ -45,7 +46,7 @@ class LMObjective : public Objective {
   ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto batch = data_->next_train_batch(batch_size);
+    auto batch = train_batches_->next(batch_size);
     auto input = batch.input.to(device_, /*non_blocking=*/true);    // (B, T)
     auto target = batch.target.to(device_, /*non_blocking=*/true);  // (B, T)
     auto loss = loss_of(input, target);
@@ -65,9 +66,9 @@ class LMObjective : public Objective {
     return total.item<double>() / static_cast<double>(batches);
   }
 
-  std::string data_state() const override { return data_ ? data_->state() : ""; }
+  std::string data_state() const override { return train_batches_ ? train_batches_->state() : ""; }
   void load_data_state(const std::string& state) override {
-    if (data_) data_->load_state(state);
+    if (train_batches_) train_batches_->load_state(state);
   }
 
   std::vector<std::string> metric_names() const override { return {"perplexity", "distinct", "self_bleu"}; }
@@ -115,6 +116,7 @@ class LMObjective : public Objective {
  private:
   void load_data() {
     const Recipe& recipe = recipe_;
+    train_batches_.reset();
     data_ = datasets::data_as<datasets::LMDataset>(
         datasets::datasets().build(recipe.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe.seed),
                                                                      model_->context_length()}),
@@ -123,6 +125,9 @@ class LMObjective : public Objective {
       throw UserError(fmt::format("data.block_size: {} is longer than the model's context of {} tokens (raise "
                                   "model.block_size or lower data.block_size)",
                                   data_->block_size(), model_->context_length()));
+    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::LMBatch>>(
+        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+        [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
   }
 
   // The text to score: a file given to `zoo eval`, else the recipe's validation file, else the
@@ -208,6 +213,7 @@ class LMObjective : public Objective {
   torch::Device device_;
   models::LanguageModel model_;
   std::shared_ptr<datasets::LMDataset> data_;
+  std::unique_ptr<datasets::Prefetcher<datasets::LMBatch>> train_batches_;  // draws from data_
 };
 
 }  // namespace

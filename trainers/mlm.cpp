@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/examples.h"
+#include "datasets/prefetch.h"
 #include "datasets/sentences.h"
 #include "datasets/text.h"
 #include "models/bert.h"
@@ -109,8 +110,8 @@ class MLMObjective : public Objective {
   ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto batch = sentences_ ? from_sentences(sentences_->next_train_batch(batch_size))
-                            : from_windows(windows_->next_train_batch(batch_size), std::nullopt);
+    auto batch = sentences_ ? from_sentences(sentence_batches_->next(batch_size))
+                            : from_windows(window_batches_->next(batch_size), std::nullopt);
     auto losses = losses_of(batch);
     auto loss = losses.total();
     return backward(*model_, loss, batch.input.numel(), scale, batch.input.size(-1));
@@ -126,9 +127,12 @@ class MLMObjective : public Objective {
     return total.item<double>() / static_cast<double>(batches);
   }
 
-  std::string data_state() const override { return data_ ? data_->state() : ""; }
+  std::string data_state() const override {
+    return sentence_batches_ ? sentence_batches_->state() : window_batches_ ? window_batches_->state() : "";
+  }
   void load_data_state(const std::string& state) override {
-    if (data_) data_->load_state(state);
+    if (sentence_batches_) sentence_batches_->load_state(state);
+    if (window_batches_) window_batches_->load_state(state);
   }
 
   std::vector<std::string> metric_names() const override {
@@ -202,6 +206,8 @@ class MLMObjective : public Objective {
  private:
   void load_data() {
     const auto& bert = dynamic_cast<const models::BertOptions&>(*recipe_.model.options);
+    sentence_batches_.reset();
+    window_batches_.reset();
     data_ = datasets::datasets().build(
         recipe_.data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), bert.max_positions});
     if (recipe_.data.type == "sentences") {
@@ -210,12 +216,20 @@ class MLMObjective : public Objective {
       if (length > bert.max_positions)
         throw UserError(fmt::format("data.max_length: {} is longer than model.max_positions {}", length,
                                     bert.max_positions));
+      sentence_batches_ = std::make_unique<datasets::Prefetcher<datasets::SentenceBatch>>(
+          *sentences_, [data = sentences_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+          [](datasets::SentenceBatch& b) {
+            datasets::pin_memory(b.input, b.segment_ids, b.attention_mask, b.special_mask, b.next_sentence);
+          });
       return;
     }
     windows_ = datasets::data_as<datasets::LMDataset>(data_, recipe_.data.type, "mlm", "sentences or text");
     if (windows_->block_size() > bert.max_positions)
       throw UserError(fmt::format("data.block_size: {} is longer than model.max_positions {}", windows_->block_size(),
                                   bert.max_positions));
+    window_batches_ = std::make_unique<datasets::Prefetcher<datasets::LMBatch>>(
+        *windows_, [data = windows_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+        [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
   }
 
   // A batch of the sentences type as it is: [CLS] A [SEP] (B [SEP]), padded, with its seed.
@@ -307,6 +321,9 @@ class MLMObjective : public Objective {
   std::shared_ptr<datasets::Dataset> data_;                   // one of:
   std::shared_ptr<datasets::LMDataset> windows_;              // data.type text
   std::shared_ptr<datasets::SentencesDataset> sentences_;     // data.type sentences
+  // Training batches of whichever of the two is set.
+  std::unique_ptr<datasets::Prefetcher<datasets::LMBatch>> window_batches_;
+  std::unique_ptr<datasets::Prefetcher<datasets::SentenceBatch>> sentence_batches_;
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "datasets/dataset.h"
+#include "datasets/prefetch.h"
 #include "datasets/pairs.h"
 #include "eval/text_metrics.h"
 #include "generation/generate.h"
@@ -133,7 +134,7 @@ class Seq2SeqObjective : public Objective {
   }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto batch = data_->next_train_batch(batch_size);
+    auto batch = train_batches_->next(batch_size);
     // Counted on the host batch, before it moves to the device: no device sync in the step.
     const int64_t tokens = batch.target_output.ne(datasets::kIgnoreIndex).sum().item<int64_t>();
     const double ratio = options_.teacher_forcing.ratio(micro_steps_ / options_.loop.grad_accum_steps);
@@ -158,14 +159,15 @@ class Seq2SeqObjective : public Objective {
 
   // The data position and the micro-steps taken, which the teacher-forcing schedule reads.
   std::string data_state() const override {
-    return data_ ? nlohmann::json{{"data", data_->state()}, {"micro_steps", micro_steps_}}.dump() : "";
+    return train_batches_ ? nlohmann::json{{"data", train_batches_->state()}, {"micro_steps", micro_steps_}}.dump()
+                          : "";
   }
   void load_data_state(const std::string& state) override {
-    if (!data_) return;
+    if (!train_batches_) return;
     auto parsed = nlohmann::json::parse(state, nullptr, /*allow_exceptions=*/false);
     if (!parsed.is_object() || !parsed.contains("data") || !parsed.contains("micro_steps"))
       throw UserError("checkpoint: the data state is not a seq2seq trainer's (" + state.substr(0, 80) + ")");
-    data_->load_state(parsed["data"].get<std::string>());
+    train_batches_->load_state(parsed["data"].get<std::string>());
     micro_steps_ = parsed["micro_steps"].get<int64_t>();
   }
 
@@ -263,9 +265,15 @@ class Seq2SeqObjective : public Objective {
       copy->valid = valid_file;
       data.options = copy;
     }
+    train_batches_.reset();
     data_ = datasets::data_as<datasets::PairsDataset>(
         datasets::datasets().build(data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), 0}),
         data.type, "seq2seq", "pairs");
+    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::PairBatch>>(
+        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+        [](datasets::PairBatch& b) {
+          datasets::pin_memory(b.source, b.source_mask, b.target_input, b.target_output);
+        });
   }
 
   int64_t max_output_length() const {
@@ -321,6 +329,7 @@ class Seq2SeqObjective : public Objective {
   int64_t micro_steps_ = 0;
   models::Seq2Seq model_{nullptr};
   std::shared_ptr<datasets::PairsDataset> data_;
+  std::unique_ptr<datasets::Prefetcher<datasets::PairBatch>> train_batches_;  // draws from data_
 };
 
 }  // namespace

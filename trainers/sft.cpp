@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "datasets/dataset.h"
+#include "datasets/prefetch.h"
 #include "datasets/instructions.h"
 #include "generation/generate.h"
 #include "models/model.h"
@@ -74,7 +75,7 @@ class SFTObjective : public Objective {
   ParameterGroups parameter_groups() override { return decay_groups(*model_); }
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
-    auto batch = data_->next_train_batch(batch_size);
+    auto batch = train_batches_->next(batch_size);
     auto loss = loss_of(batch);
     return backward(*model_, loss, batch.input.numel(), scale, batch.input.size(-1));
   }
@@ -92,9 +93,9 @@ class SFTObjective : public Objective {
     return total.item<double>() / static_cast<double>(count);
   }
 
-  std::string data_state() const override { return data_ ? data_->state() : ""; }
+  std::string data_state() const override { return train_batches_ ? train_batches_->state() : ""; }
   void load_data_state(const std::string& state) override {
-    if (data_) data_->load_state(state);
+    if (train_batches_) train_batches_->load_state(state);
   }
 
   std::vector<std::string> metric_names() const override { return {"exact_match"}; }
@@ -220,10 +221,14 @@ class SFTObjective : public Objective {
       copy->valid = valid_file;
       data.options = copy;
     }
+    train_batches_.reset();
     data_ = datasets::data_as<datasets::InstructionsDataset>(
         datasets::datasets().build(data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed),
                                                               model_->context_length()}),
         recipe_.data.type, "sft", "instructions");
+    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::InstructionBatch>>(
+        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
+        [](datasets::InstructionBatch& b) { datasets::pin_memory(b.input, b.target, b.attention_mask); });
   }
 
   // Right-padded rows: the causal model never lets a real token see the padding after it, and
@@ -246,6 +251,7 @@ class SFTObjective : public Objective {
   torch::Device device_;
   models::LanguageModel model_;
   std::shared_ptr<datasets::InstructionsDataset> data_;
+  std::unique_ptr<datasets::Prefetcher<datasets::InstructionBatch>> train_batches_;  // draws from data_
 };
 
 }  // namespace
