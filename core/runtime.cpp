@@ -49,15 +49,21 @@ int configure_threads(int64_t recipe_threads) {
   }
   threads = std::max(threads, 1);
   at::set_num_threads(threads);
+  set_blas_threads(threads);
+  return threads;
+}
+
+void set_blas_threads(int threads) {
   // OpenBLAS's pthreads build (what setup.sh installs) keeps a pool of its own, one thread a
   // core, that at::set_num_threads does not reach: `threads: 1` would still run every matrix
   // product on all cores (measured: 1024^3 sgemm at 205 GFLOP/s with 1 thread set, 102 once
   // OpenBLAS is told too), and ranks of a data-parallel run would fight over them.
   using SetThreads = void (*)(int);
-  if (auto set_blas_threads = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set_blas_threads(threads);
-  return threads;
+  static const auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set) set(threads);
 }
+
+SingleThreadedBlas::~SingleThreadedBlas() { set_blas_threads(at::get_num_threads()); }
 
 void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
 

@@ -26,6 +26,20 @@ torch::Device select_device(const std::string& spec);
 // Returns the number set.
 int configure_threads(int64_t recipe_threads);
 
+// OpenBLAS's thread count (its pthreads pool does not follow at::set_num_threads, so
+// configure_threads sets both); nothing without OpenBLAS.
+void set_blas_threads(int threads);
+
+// One BLAS thread for the length of a scope, then at::get_num_threads() again: for code that
+// runs its small products in parallel itself, one whole product per thread.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() { set_blas_threads(1); }
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+};
+
 void seed_everything(uint64_t seed);
 
 // For commands whose standard output is data (--json): the log lines go to standard error, so

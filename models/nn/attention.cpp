@@ -1,6 +1,8 @@
 // Multi-head self-attention and its KV cache.
 #include "models/nn/attention.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <limits>
 #include <map>
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/runtime.h"
 #include "models/nn/dropout.h"
 
 namespace zoo::models::nn {
@@ -102,6 +105,98 @@ torch::Tensor causal_bias(int64_t T, int64_t S, const torch::TensorOptions& opti
   return it->second;
 }
 
+// Causal self-attention of a training step on the CPU, from c_attn's output (B, T, 3C) straight
+// to the heads' outputs (B, T, C), one autograd node. Each sequence's per-head products read q, k
+// and v where c_attn wrote them (as (H, T, hd) views whose rows are 3C apart, which BLAS takes as
+// they are), and write y and the gradients of q, k and v in place the same way: none of the
+// (B, T, H, hd) <-> (B, H, T, hd) copies of the general path, forward or backward, which are
+// bandwidth-bound and scaled 1.16x from one thread to two (bench/NOTES.md). Sequences are split
+// between the threads, each running its own with single-threaded BLAS, so that one sequence's
+// (H, T, T) scores stay in its core's cache through softmax, dropout and the product with v. The
+// scores, softmax and dropout are those of forward_causal_training (the same mask for the same
+// seed); backward keeps the probabilities and the dropout mask and recomputes the dropped
+// probabilities.
+class CausalAttentionCPU : public torch::autograd::Function<CausalAttentionCPU> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv_in, int64_t heads,
+                               double scale, double dropout) {
+    const auto qkv = qkv_in.contiguous();
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, hd = C / heads;
+    const auto parts = qkv.view({B, T, 3, heads, hd});
+    const auto bias = causal_bias(T, T, qkv.options()).expand({heads, T, T});
+    auto probs = torch::empty({B, heads, T, T}, qkv.options());
+    torch::Tensor keep;
+    uint64_t seed = 0;
+    if (dropout > 0) {
+      keep = torch::empty({B, heads, T, T}, qkv.options().dtype(torch::kUInt8));
+      seed = draw_dropout_seed();
+    }
+    auto y = torch::empty({B, T, C}, qkv.options());
+    const auto y_heads = y.view({B, T, heads, hd});
+    SingleThreadedBlas one_product_a_thread;
+    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+      auto scores = torch::empty({heads, T, T}, qkv.options());
+      auto dropped = dropout > 0 ? torch::empty({heads, T, T}, qkv.options()) : torch::Tensor();
+      for (int64_t b = begin; b < end; ++b) {
+        torch::baddbmm_out(scores, bias, head_view(parts, b, 0), head_view(parts, b, 1).transpose(1, 2),
+                           /*beta=*/1.0, /*alpha=*/scale);
+        auto probs_b = probs.select(0, b);
+        torch::_softmax_out(probs_b, scores, -1, /*half_to_float=*/false);
+        if (dropout > 0) {
+          auto keep_b = keep.select(0, b);
+          dropout_into(probs_b, dropout, seed, b * heads * T * T, dropped, keep_b);
+        }
+        auto out = y_heads.select(0, b).transpose(0, 1);  // (H, T, hd), rows C apart
+        torch::bmm_out(out, dropout > 0 ? dropped : probs_b, head_view(parts, b, 2));
+      }
+    });
+    ctx->save_for_backward({qkv, probs, keep});
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["dropout"] = dropout;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &qkv = saved[0], &probs = saved[1], &keep = saved[2];
+    const int64_t heads = ctx->saved_data["heads"].toInt();
+    const double scale = ctx->saved_data["scale"].toDouble(), dropout = ctx->saved_data["dropout"].toDouble();
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, hd = C / heads;
+    const auto parts = qkv.view({B, T, 3, heads, hd});
+    const auto grad_y = grads[0].contiguous().view({B, T, heads, hd});
+    auto grad_qkv = torch::empty_like(qkv);
+    const auto grad_parts = grad_qkv.view({B, T, 3, heads, hd});
+    SingleThreadedBlas one_product_a_thread;
+    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        const auto probs_b = probs.select(0, b);  // (H, T, T)
+        const auto keep_b = keep.defined() ? keep.select(0, b) : torch::Tensor();
+        const auto dropped_b = keep_b.defined() ? apply_dropout_mask(probs_b, keep_b, dropout) : probs_b;
+        const auto grad_y_b = grad_y.select(0, b).transpose(0, 1);  // (H, T, hd)
+        auto grad_v = head_view(grad_parts, b, 2);
+        torch::bmm_out(grad_v, dropped_b.transpose(1, 2), grad_y_b);
+        auto grad_dropped = torch::bmm(grad_y_b, head_view(parts, b, 2).transpose(1, 2));  // (H, T, T)
+        auto grad_probs = keep_b.defined() ? apply_dropout_mask(grad_dropped, keep_b, dropout) : grad_dropped;
+        auto grad_scores = torch::_softmax_backward_data(grad_probs, probs_b, -1, probs_b.scalar_type());
+        auto grad_q = head_view(grad_parts, b, 0), grad_k = head_view(grad_parts, b, 1);
+        torch::bmm_out(grad_q, grad_scores, head_view(parts, b, 1));
+        torch::bmm_out(grad_k, grad_scores.transpose(1, 2), head_view(parts, b, 0));
+        grad_q.mul_(scale);
+        grad_k.mul_(scale);
+      }
+    });
+    return {grad_qkv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  // Sequence b's q (part 0), k (1) or v (2) of parts (B, T, 3, H, hd): (H, T, hd), rows 3C apart.
+  static torch::Tensor head_view(const torch::Tensor& parts, int64_t b, int64_t part) {
+    return parts.select(0, b).select(1, part).transpose(0, 1);
+  }
+};
+
 }  // namespace
 
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options) : options(options) {
@@ -119,7 +214,15 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
   const int64_t H = options.n_head(), G = options.kv_heads(), hd = options.head_dim();
   const int64_t group = H / G;  // query heads per K/V head
 
-  auto qkv = c_attn(x).split_with_sizes({H * hd, G * hd, G * hd}, -1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const bool causal_training = is_training() && options.causal() && group == 1 && !context.cache &&
+                               !context.key_mask.defined() && !context.segment_ids.defined();
+  auto projected = c_attn(x);  // (B, T, (H + 2G) hd)
+  if (causal_training && !context.rotation.defined() && options.dropout() < 1.0 && projected.device().is_cpu() &&
+      projected.scalar_type() == torch::kFloat)
+    return nn::dropout(c_proj(CausalAttentionCPU::apply(projected, H, scale, options.dropout())), options.dropout(),
+                       true);
+  auto qkv = projected.split_with_sizes({H * hd, G * hd, G * hd}, -1);
   auto q = qkv[0].unflatten(-1, {H, hd}).transpose(1, 2);  // (B, H, T, hd)
   auto k = qkv[1].unflatten(-1, {G, hd}).transpose(1, 2);  // (B, G, T, hd)
   auto v = qkv[2].unflatten(-1, {G, hd}).transpose(1, 2);  // (B, G, T, hd)
@@ -129,10 +232,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
   }
   if (context.cache) std::tie(k, v) = context.cache->append(context.layer, k, v);  // (B, G, S, hd)
 
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  if (is_training() && options.causal() && group == 1 && !context.cache && !context.key_mask.defined() &&
-      !context.segment_ids.defined())
-    return forward_causal_training(q, k, v, scale);
+  if (causal_training) return forward_causal_training(q, k, v, scale);  // RoPE, CUDA, other types
 
   // Grouped-query attention without copying K/V per query head: the `group` query heads sharing
   // a K/V head are stacked along the time axis and meet that head's keys in one matmul.

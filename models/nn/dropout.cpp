@@ -27,10 +27,10 @@ inline uint32_t keep_hash(uint32_t index, uint32_t seed_low, uint32_t seed_high)
 // Elements [begin, end): keep each whose hash reaches the threshold, scaled; record the mask.
 ZOO_VECTOR_CLONES
 void dropout_forward(int64_t begin, int64_t end, const float* in, float* out, uint8_t* mask, uint32_t threshold,
-                     float scale, uint32_t seed_low, uint32_t seed_high) {
+                     float scale, uint32_t seed_low, uint32_t seed_high, uint32_t first_index) {
 #pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
-    const uint8_t k = keep_hash(static_cast<uint32_t>(i), seed_low, seed_high) >= threshold;
+    const uint8_t k = keep_hash(static_cast<uint32_t>(i) + first_index, seed_low, seed_high) >= threshold;
     mask[i] = k;
     out[i] = k ? in[i] * scale : 0.0f;
   }
@@ -42,50 +42,72 @@ void dropout_backward(int64_t begin, int64_t end, const float* in, float* out, c
   for (int64_t i = begin; i < end; ++i) out[i] = mask[i] ? in[i] * scale : 0.0f;
 }
 
-uint64_t draw_seed() {
+}  // namespace
+
+uint64_t draw_dropout_seed() {
   auto generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get<at::CPUGeneratorImpl>()->random64();
 }
 
+namespace {
+
 class HashDropout : public torch::autograd::Function<HashDropout> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input, double p) {
-    const auto x = input.contiguous();
-    auto keep = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
-    auto y = torch::empty_like(x);
-    const uint64_t seed = draw_seed();
-    const auto seed_low = static_cast<uint32_t>(seed), seed_high = static_cast<uint32_t>(seed >> 32);
-    // Keep an element when its hash reaches p * 2^32.
-    const auto threshold = static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0));
-    const auto scale = static_cast<float>(1.0 / (1.0 - p));
-    const float* in = x.data_ptr<float>();
-    float* out = y.data_ptr<float>();
-    uint8_t* mask = keep.data_ptr<uint8_t>();
-    at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      dropout_forward(begin, end, in, out, mask, threshold, scale, seed_low, seed_high);
-    });
+    auto [y, keep] = dropout_forward_with_mask(input, p);
     ctx->save_for_backward({keep});
-    ctx->saved_data["scale"] = static_cast<double>(scale);
+    ctx->saved_data["p"] = p;
     return y;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
-    const auto keep = ctx->get_saved_variables()[0];
-    const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
-    const auto grad = grads[0].contiguous();
-    auto result = torch::empty_like(grad);
-    const float* in = grad.data_ptr<float>();
-    float* out = result.data_ptr<float>();
-    const uint8_t* mask = keep.data_ptr<uint8_t>();
-    at::parallel_for(0, grad.numel(), kGrain,
-                     [&](int64_t begin, int64_t end) { dropout_backward(begin, end, in, out, mask, scale); });
-    return {result, torch::Tensor()};
+    return {apply_dropout_mask(grads[0], ctx->get_saved_variables()[0], ctx->saved_data["p"].toDouble()),
+            torch::Tensor()};
   }
 };
 
 }  // namespace
+
+void dropout_into(const torch::Tensor& x, double p, uint64_t seed, int64_t first_index, torch::Tensor& out,
+                  torch::Tensor& keep) {
+  TORCH_CHECK(x.is_contiguous() && out.is_contiguous() && keep.is_contiguous() && out.numel() == x.numel() &&
+                  keep.numel() == x.numel(),
+              "dropout_into: contiguous tensors of one size");
+  const auto seed_low = static_cast<uint32_t>(seed), seed_high = static_cast<uint32_t>(seed >> 32);
+  // Keep an element when its hash reaches p * 2^32.
+  const auto threshold = static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0));
+  const auto scale = static_cast<float>(1.0 / (1.0 - p));
+  const float* in = x.data_ptr<float>();
+  float* y = out.data_ptr<float>();
+  uint8_t* mask = keep.data_ptr<uint8_t>();
+  const auto first = static_cast<uint32_t>(first_index);
+  at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    dropout_forward(begin, end, in, y, mask, threshold, scale, seed_low, seed_high, first);
+  });
+}
+
+std::pair<torch::Tensor, torch::Tensor> dropout_forward_with_mask(const torch::Tensor& input, double p) {
+  const auto x = input.contiguous();
+  auto keep = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
+  auto y = torch::empty_like(x);
+  dropout_into(x, p, draw_dropout_seed(), 0, y, keep);
+  return {y, keep};
+}
+
+torch::Tensor apply_dropout_mask(const torch::Tensor& x, const torch::Tensor& keep, double p) {
+  const auto input = x.contiguous();
+  const auto mask = keep.contiguous();
+  auto result = torch::empty_like(input);
+  const auto scale = static_cast<float>(1.0 / (1.0 - p));
+  const float* in = input.data_ptr<float>();
+  float* out = result.data_ptr<float>();
+  const uint8_t* kept = mask.data_ptr<uint8_t>();
+  at::parallel_for(0, input.numel(), kGrain,
+                   [&](int64_t begin, int64_t end) { dropout_backward(begin, end, in, out, kept, scale); });
+  return result;
+}
 
 torch::Tensor dropout(const torch::Tensor& x, double p, bool train) {
   if (!train || p == 0.0) return x;
