@@ -40,7 +40,7 @@ TEST(FusedAdamW, FollowsLibtorchsAdamWStepForStepAndKeepsItsState) {
     reference.step();
   }
   // A step moves a weight by about lr = 0.01; the two differ by float32 rounding only (ours fuses
-  // multiply-adds where the CPU has FMA): a few ulps of weights up to 4.5 in size, over 20 steps.
+  // multiply-adds where the CPU has FMA): a few ulps of randn-sized weights, over 20 steps.
   for (size_t i = 0; i < ours.size(); ++i)
     EXPECT_LE((ours[i] - theirs[i]).abs().max().item<double>(), 5e-6) << "parameter " << i;
   // The state is libtorch's, so optimizer.pt files load into either.
