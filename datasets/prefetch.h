@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -74,7 +75,6 @@ class Prefetcher {
       if (prepare_) prepare_(*batch);
     }
     ready_.reset();
-    state_before_ready_ = dataset_.state();
     ready_size_ = batch_size;
     drawing_ = true;
     lock.unlock();
@@ -82,10 +82,12 @@ class Prefetcher {
     return std::move(*batch);
   }
 
-  // The dataset's position before the batch drawn ahead: what a checkpoint records.
+  // The dataset's position before the batch drawn ahead: what a checkpoint records. Waits for a
+  // batch still being drawn (a checkpoint is rare; the step's thread never reads the position).
   std::string state() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return drawing_ || ready_ || error_ ? state_before_ready_ : dataset_.state();
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !drawing_; });
+    return ready_ || error_ ? state_before_ready_ : dataset_.state();
   }
 
   // Moves the dataset to `state` (a resumed run), dropping what was drawn ahead.
@@ -101,9 +103,10 @@ class Prefetcher {
   void run() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
-      changed_.wait(lock, [&] { return stopping_ || (drawing_ && !ready_ && !error_); });
+      changed_.wait(lock, [&] { return stopping_ || drawing_; });
       if (stopping_) return;
       const int64_t batch_size = ready_size_;
+      state_before_ready_ = dataset_.state();  // here, not on the step's thread: it serialises a generator
       lock.unlock();
       std::optional<Batch> batch;
       std::exception_ptr error;
@@ -125,7 +128,7 @@ class Prefetcher {
   Draw draw_;
   Prepare prepare_;
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  mutable std::condition_variable changed_;
   bool drawing_ = false;   // the thread is drawing the batch after the last one handed out
   bool stopping_ = false;
   std::optional<Batch> ready_;
@@ -134,5 +137,14 @@ class Prefetcher {
   std::string state_before_ready_;
   std::thread worker_;
 };
+
+// A Prefetcher of data.next_train_batch(n), its batch type read from that function; pin(batch)
+// pins a batch's tensors for a CUDA run.
+template <class Data, class Pin>
+auto prefetch_train_batches(Data& data, const torch::Device& device, Pin pin) {
+  using Batch = decltype(data.next_train_batch(int64_t{1}));
+  return std::make_unique<Prefetcher<Batch>>(
+      data, [&data](int64_t batch_size) { return data.next_train_batch(batch_size); }, device, std::move(pin));
+}
 
 }  // namespace zoo::datasets

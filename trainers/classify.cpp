@@ -251,13 +251,14 @@ class ClassifyObjective : public Objective {
     classification_data_ = std::dynamic_pointer_cast<datasets::ClassificationDataset>(built);
     tagging_data_ = std::dynamic_pointer_cast<datasets::TaggingDataset>(built);
     if (tagging_data_)
-      tagging_batches_ = std::make_unique<datasets::Prefetcher<datasets::TaggingBatch>>(
-          *tagging_data_, [data = tagging_data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-          [](datasets::TaggingBatch& b) { datasets::pin_memory(b.input, b.attention_mask, b.labels); });
+      tagging_batches_ = datasets::prefetch_train_batches(*tagging_data_, device_, [](datasets::TaggingBatch& b) {
+        datasets::pin_memory(b.input, b.attention_mask, b.labels);
+      });
     if (classification_data_)
-      classification_batches_ = std::make_unique<datasets::Prefetcher<datasets::ClassificationBatch>>(
-          *classification_data_, [data = classification_data_.get()](int64_t n) { return data->next_train_batch(n); },
-          device_, [](datasets::ClassificationBatch& b) { datasets::pin_memory(b.input, b.attention_mask, b.labels); });
+      classification_batches_ =
+          datasets::prefetch_train_batches(*classification_data_, device_, [](datasets::ClassificationBatch& b) {
+            datasets::pin_memory(b.input, b.attention_mask, b.labels);
+          });
     const auto& labels = tagging_ ? tagging_data_->tags() : classification_data_->labels();
     if (!labels_.empty() && labels != labels_)
       throw UserError(fmt::format("data.train: its labels ({}) are not the ones the model was trained on ({})",

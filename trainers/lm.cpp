@@ -125,9 +125,8 @@ class LMObjective : public Objective {
       throw UserError(fmt::format("data.block_size: {} is longer than the model's context of {} tokens (raise "
                                   "model.block_size or lower data.block_size)",
                                   data_->block_size(), model_->context_length()));
-    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::LMBatch>>(
-        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-        [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
+    train_batches_ = datasets::prefetch_train_batches(
+        *data_, device_, [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
   }
 
   // The text to score: a file given to `zoo eval`, else the recipe's validation file, else the

@@ -216,20 +216,17 @@ class MLMObjective : public Objective {
       if (length > bert.max_positions)
         throw UserError(fmt::format("data.max_length: {} is longer than model.max_positions {}", length,
                                     bert.max_positions));
-      sentence_batches_ = std::make_unique<datasets::Prefetcher<datasets::SentenceBatch>>(
-          *sentences_, [data = sentences_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-          [](datasets::SentenceBatch& b) {
-            datasets::pin_memory(b.input, b.segment_ids, b.attention_mask, b.special_mask, b.next_sentence);
-          });
+      sentence_batches_ = datasets::prefetch_train_batches(*sentences_, device_, [](datasets::SentenceBatch& b) {
+        datasets::pin_memory(b.input, b.segment_ids, b.attention_mask, b.special_mask, b.next_sentence);
+      });
       return;
     }
     windows_ = datasets::data_as<datasets::LMDataset>(data_, recipe_.data.type, "mlm", "sentences or text");
     if (windows_->block_size() > bert.max_positions)
       throw UserError(fmt::format("data.block_size: {} is longer than model.max_positions {}", windows_->block_size(),
                                   bert.max_positions));
-    window_batches_ = std::make_unique<datasets::Prefetcher<datasets::LMBatch>>(
-        *windows_, [data = windows_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-        [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
+    window_batches_ = datasets::prefetch_train_batches(
+        *windows_, device_, [](datasets::LMBatch& b) { datasets::pin_memory(b.input, b.target); });
   }
 
   // A batch of the sentences type as it is: [CLS] A [SEP] (B [SEP]), padded, with its seed.

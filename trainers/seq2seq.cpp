@@ -269,11 +269,9 @@ class Seq2SeqObjective : public Objective {
     data_ = datasets::data_as<datasets::PairsDataset>(
         datasets::datasets().build(data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed), 0}),
         data.type, "seq2seq", "pairs");
-    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::PairBatch>>(
-        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-        [](datasets::PairBatch& b) {
-          datasets::pin_memory(b.source, b.source_mask, b.target_input, b.target_output);
-        });
+    train_batches_ = datasets::prefetch_train_batches(*data_, device_, [](datasets::PairBatch& b) {
+      datasets::pin_memory(b.source, b.source_mask, b.target_input, b.target_output);
+    });
   }
 
   int64_t max_output_length() const {

@@ -226,9 +226,9 @@ class SFTObjective : public Objective {
         datasets::datasets().build(data, datasets::DataContext{tokenizer_, static_cast<uint64_t>(recipe_.seed),
                                                               model_->context_length()}),
         recipe_.data.type, "sft", "instructions");
-    train_batches_ = std::make_unique<datasets::Prefetcher<datasets::InstructionBatch>>(
-        *data_, [data = data_.get()](int64_t n) { return data->next_train_batch(n); }, device_,
-        [](datasets::InstructionBatch& b) { datasets::pin_memory(b.input, b.target, b.attention_mask); });
+    train_batches_ = datasets::prefetch_train_batches(*data_, device_, [](datasets::InstructionBatch& b) {
+      datasets::pin_memory(b.input, b.target, b.attention_mask, b.segment_ids);
+    });
   }
 
   // Right-padded rows: the causal model never lets a real token see the padding after it, and

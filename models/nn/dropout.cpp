@@ -50,26 +50,6 @@ uint64_t draw_dropout_seed() {
   return generator.get<at::CPUGeneratorImpl>()->random64();
 }
 
-namespace {
-
-class HashDropout : public torch::autograd::Function<HashDropout> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input, double p) {
-    auto [y, keep] = dropout_forward_with_mask(input, p);
-    ctx->save_for_backward({keep});
-    ctx->saved_data["p"] = p;
-    return y;
-  }
-
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grads) {
-    return {apply_dropout_mask(grads[0], ctx->get_saved_variables()[0], ctx->saved_data["p"].toDouble()),
-            torch::Tensor()};
-  }
-};
-
-}  // namespace
-
 void dropout_into(const torch::Tensor& x, double p, uint64_t seed, int64_t first_index, torch::Tensor& out,
                   torch::Tensor& keep) {
   TORCH_CHECK(x.is_contiguous() && out.is_contiguous() && keep.is_contiguous() && out.numel() == x.numel() &&
@@ -88,14 +68,6 @@ void dropout_into(const torch::Tensor& x, double p, uint64_t seed, int64_t first
   });
 }
 
-std::pair<torch::Tensor, torch::Tensor> dropout_forward_with_mask(const torch::Tensor& input, double p) {
-  const auto x = input.contiguous();
-  auto keep = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
-  auto y = torch::empty_like(x);
-  dropout_into(x, p, draw_dropout_seed(), 0, y, keep);
-  return {y, keep};
-}
-
 torch::Tensor apply_dropout_mask(const torch::Tensor& x, const torch::Tensor& keep, double p) {
   const auto input = x.contiguous();
   const auto mask = keep.contiguous();
@@ -108,6 +80,29 @@ torch::Tensor apply_dropout_mask(const torch::Tensor& x, const torch::Tensor& ke
                    [&](int64_t begin, int64_t end) { dropout_backward(begin, end, in, out, kept, scale); });
   return result;
 }
+
+namespace {
+
+class HashDropout : public torch::autograd::Function<HashDropout> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input, double p) {
+    const auto x = input.contiguous();
+    auto keep = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
+    auto y = torch::empty_like(x);
+    dropout_into(x, p, draw_dropout_seed(), 0, y, keep);
+    ctx->save_for_backward({keep});
+    ctx->saved_data["p"] = p;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    return {apply_dropout_mask(grads[0], ctx->get_saved_variables()[0], ctx->saved_data["p"].toDouble()),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
 
 torch::Tensor dropout(const torch::Tensor& x, double p, bool train) {
   if (!train || p == 0.0) return x;

@@ -3,7 +3,6 @@
 
 #include <torch/torch.h>
 
-#include <utility>
 
 namespace zoo::models::nn {
 
@@ -17,17 +16,14 @@ namespace zoo::models::nn {
 // torch::dropout.
 torch::Tensor dropout(const torch::Tensor& x, double p, bool train);
 
-// The two passes behind it, for fused code that keeps its own autograd (float32 CPU tensors,
-// 0 < p < 1): x with the mask applied and the mask (uint8, x's shape), drawn as dropout draws
-// it; and x * keep / (1 - p) for a mask drawn so, which is also the backward pass.
-std::pair<torch::Tensor, torch::Tensor> dropout_forward_with_mask(const torch::Tensor& x, double p);
-torch::Tensor apply_dropout_mask(const torch::Tensor& x, const torch::Tensor& keep, double p);
-
-// For code that drops one tensor a slice at a time: the seed one dropout call draws, and the
-// mask pass over a slice whose first element is element first_index of the whole (contiguous x,
-// out and keep of x's size): slices of one seed then drop exactly as one call over the whole.
+// The passes behind it, for fused code that keeps its own autograd (float32 CPU tensors,
+// 0 < p < 1) and drops one tensor a slice at a time: the seed one dropout call draws; the mask
+// pass over a slice whose first element is element first_index of the whole (contiguous x, out
+// and keep of x's size; slices of one seed drop exactly as one call over the whole); and
+// x * keep / (1 - p) for a mask drawn so, which is also the backward pass.
 uint64_t draw_dropout_seed();
 void dropout_into(const torch::Tensor& x, double p, uint64_t seed, int64_t first_index, torch::Tensor& out,
                   torch::Tensor& keep);
+torch::Tensor apply_dropout_mask(const torch::Tensor& x, const torch::Tensor& keep, double p);
 
 }  // namespace zoo::models::nn

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/vectorize.h"
 #include "models/nn/dropout.h"
@@ -37,10 +38,18 @@ inline float exp_approx(float x) {
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
 
-// Strides, in floats, between consecutive rows (batch entries) of the per-step slices.
+// Strides, in floats, between consecutive rows (batch entries) of one time step's slices: of the
+// (B, T, 4H) buffers (gates, input projection, gate gradients), of the (B, T, H) ones (cells,
+// outputs, output gradients), and of c_{t-1}, which at t = 0 is c0's (B, H).
 struct RowStrides {
-  int64_t gates, input_projection, cell, cell_prev, hidden;
+  int64_t gates, state, cell_prev;
 };
+
+RowStrides step_strides(int64_t T, int64_t H, int64_t t) { return {T * 4 * H, T * H, t == 0 ? H : T * H}; }
+
+const float* previous_cell(const Tensor& c0, const Tensor& cells, int64_t t) {
+  return t == 0 ? c0.data_ptr<float>() : cells.select(1, t - 1).data_ptr<float>();
+}
 
 // One time step for rows [begin, end): gates (4H a row) hold h_{t-1} W_hh^T on entry and the
 // activated gates on exit; the pre-activations add the step's input projection. The slices never
@@ -53,13 +62,13 @@ void cell_forward(int64_t begin, int64_t end, int64_t H, float* gates, const flo
     float* __restrict gf = gi + H;
     float* __restrict gz = gi + 2 * H;
     float* __restrict go = gi + 3 * H;
-    const float* __restrict xi = input_projection + row * s.input_projection;
+    const float* __restrict xi = input_projection + row * s.gates;
     const float* __restrict xf = xi + H;
     const float* __restrict xz = xi + 2 * H;
     const float* __restrict xo = xi + 3 * H;
     const float* __restrict c_prev = cell_prev + row * s.cell_prev;
-    float* __restrict c = cell + row * s.cell;
-    float* __restrict h = hidden + row * s.hidden;
+    float* __restrict c = cell + row * s.state;
+    float* __restrict h = hidden + row * s.state;
 #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const float i = sigmoid(gi[j] + xi[j]);
@@ -83,15 +92,15 @@ void cell_forward(int64_t begin, int64_t end, int64_t H, float* gates, const flo
 ZOO_VECTOR_CLONES
 void cell_backward(int64_t begin, int64_t end, int64_t H, const float* gates, const float* cell,
                    const float* cell_prev, const float* grad_output, const float* grad_recurrent, float* grad_cell,
-                   float* grad_gates, RowStrides s, int64_t grad_output_stride) {
+                   float* grad_gates, RowStrides s) {
   for (int64_t row = begin; row < end; ++row) {
     const float* __restrict gi = gates + row * s.gates;
     const float* __restrict gf = gi + H;
     const float* __restrict gz = gi + 2 * H;
     const float* __restrict go = gi + 3 * H;
-    const float* __restrict c = cell + row * s.cell;
+    const float* __restrict c = cell + row * s.state;
     const float* __restrict c_prev = cell_prev + row * s.cell_prev;
-    const float* __restrict dy = grad_output + row * grad_output_stride;
+    const float* __restrict dy = grad_output + row * s.state;
     const float* __restrict dh_rec = grad_recurrent + row * H;
     float* __restrict dc_carry = grad_cell + row * H;
     float* __restrict di = grad_gates + row * s.gates;
@@ -117,6 +126,8 @@ void cell_backward(int64_t begin, int64_t end, int64_t H, const float* gates, co
 // so it is split only when each thread gets at least 64k gates, enough to outweigh waking it.
 int64_t row_grain(int64_t H) { return std::max<int64_t>(1, (1 << 16) / (4 * H)); }
 
+// One layer in torch.nn's gate order (input, forget, cell, output): x (B, T, In), h0 and c0 (B, H),
+// w_ih (4H, In), w_hh (4H, H), b_ih and b_hh (4H) -> {output (B, T, H), h_n (B, H), c_n (B, H)}.
 class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const Tensor& input,
@@ -131,17 +142,14 @@ class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
     auto cells = torch::empty({B, T, H}, x.options());
     auto output = torch::empty({B, T, H}, x.options());
     const auto w_hh_t = w_hh.t();
-    const RowStrides strides{T * 4 * H, T * 4 * H, T * H, T * H, T * H};
     for (int64_t t = 0; t < T; ++t) {
       const auto h_prev = t == 0 ? h0 : output.select(1, t - 1);
       auto step_gates = gates.select(1, t);  // rows T * 4H apart: BLAS writes it in place
       torch::mm_out(step_gates, h_prev, w_hh_t);
-      const float* c_prev = t == 0 ? c0.data_ptr<float>() : cells.select(1, t - 1).data_ptr<float>();
-      RowStrides s = strides;
-      if (t == 0) s.cell_prev = H;
       at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
         cell_forward(begin, end, H, step_gates.data_ptr<float>(), input_projection.select(1, t).data_ptr<float>(),
-                     c_prev, cells.select(1, t).data_ptr<float>(), output.select(1, t).data_ptr<float>(), s);
+                     previous_cell(c0, cells, t), cells.select(1, t).data_ptr<float>(),
+                     output.select(1, t).data_ptr<float>(), step_strides(T, H, t));
       });
     }
     ctx->save_for_backward({x, h0, c0, w_ih, w_hh, output});
@@ -164,16 +172,13 @@ class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
     auto grad_recurrent = grads[1].defined() ? grads[1].contiguous().clone() : torch::zeros({B, H}, x.options());
     auto grad_cell = grads[2].defined() ? grads[2].contiguous().clone() : torch::zeros({B, H}, x.options());
     auto grad_gates = torch::empty_like(gates);  // (B, T, 4H), pre-activation
-    const RowStrides strides{T * 4 * H, T * 4 * H, T * H, T * H, T * H};
     for (int64_t t = T - 1; t >= 0; --t) {
-      const float* c_prev = t == 0 ? c0.data_ptr<float>() : cells.select(1, t - 1).data_ptr<float>();
-      RowStrides s = strides;
-      if (t == 0) s.cell_prev = H;
       auto step_grad_gates = grad_gates.select(1, t);
       at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
-        cell_backward(begin, end, H, gates.select(1, t).data_ptr<float>(), cells.select(1, t).data_ptr<float>(), c_prev,
-                      grad_output.select(1, t).data_ptr<float>(), grad_recurrent.data_ptr<float>(),
-                      grad_cell.data_ptr<float>(), step_grad_gates.data_ptr<float>(), s, T * H);
+        cell_backward(begin, end, H, gates.select(1, t).data_ptr<float>(), cells.select(1, t).data_ptr<float>(),
+                      previous_cell(c0, cells, t), grad_output.select(1, t).data_ptr<float>(),
+                      grad_recurrent.data_ptr<float>(), grad_cell.data_ptr<float>(), step_grad_gates.data_ptr<float>(),
+                      step_strides(T, H, t));
       });
       torch::mm_out(grad_recurrent, step_grad_gates, w_hh);  // dL/dh_{t-1} through W_hh
     }
@@ -197,13 +202,6 @@ bool fused_path_applies(const torch::nn::LSTM& module, const Tensor& x) {
 
 }  // namespace
 
-std::vector<Tensor> fused_lstm_layer(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
-                                     const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
-  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == torch::kFloat, "fused_lstm_layer takes float32 CPU inputs");
-  TORCH_CHECK(x.dim() == 3 && x.size(1) > 0, "fused_lstm_layer takes x (B, T, In) with T > 0, got ", x.sizes());
-  return FusedLSTMLayer::apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh);
-}
-
 std::tuple<Tensor, LSTMState> lstm(torch::nn::LSTM& module, const Tensor& x, const LSTMState& state) {
   if (!fused_path_applies(module, x)) return module->forward(x, state);
   const auto& [h0, c0] = state;
@@ -213,8 +211,8 @@ std::tuple<Tensor, LSTMState> lstm(torch::nn::LSTM& module, const Tensor& x, con
   Tensor y = x;
   for (int64_t layer = 0; layer < layers; ++layer) {
     if (layer > 0) y = nn::dropout(y, module->options.dropout(), module->is_training());
-    auto result = fused_lstm_layer(y, h0[layer], c0[layer], weights[4 * layer], weights[4 * layer + 1],
-                                   weights[4 * layer + 2], weights[4 * layer + 3]);
+    auto result = FusedLSTMLayer::apply(y, h0[layer], c0[layer], weights[4 * layer], weights[4 * layer + 1],
+                                        weights[4 * layer + 2], weights[4 * layer + 3]);
     y = result[0];
     h_n.push_back(result[1]);
     c_n.push_back(result[2]);
