@@ -1,6 +1,8 @@
 // Where and how a run computes: device choice, CPU threads, seeding and RNG state.
 #pragma once
 
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <torch/torch.h>
 
 #include <string>
@@ -39,6 +41,18 @@ class SingleThreadedBlas {
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
 };
+
+// at::parallel_for with the calling thread's autograd and dispatch state in every chunk. OpenMP's
+// workers keep their own (gradients on), so tensor ops that a chunk runs inside an autograd
+// Function's forward would record a graph there, or refuse an out= argument that requires grad.
+template <typename Body>
+void parallel_for_here(int64_t begin, int64_t end, int64_t grain, const Body& body) {
+  const at::ThreadLocalState caller;
+  at::parallel_for(begin, end, grain, [&](int64_t chunk_begin, int64_t chunk_end) {
+    at::ThreadLocalStateGuard same_state(caller);
+    body(chunk_begin, chunk_end);
+  });
+}
 
 void seed_everything(uint64_t seed);
 

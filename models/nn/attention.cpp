@@ -134,7 +134,7 @@ class CausalAttentionCPU : public torch::autograd::Function<CausalAttentionCPU> 
     auto y = torch::empty({B, T, C}, qkv.options());
     const auto y_heads = y.view({B, T, heads, hd});
     SingleThreadedBlas one_product_a_thread;
-    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    parallel_for_here(0, B, 1, [&](int64_t begin, int64_t end) {
       auto scores = torch::empty({heads, T, T}, qkv.options());
       auto dropped = dropout > 0 ? torch::empty({heads, T, T}, qkv.options()) : torch::Tensor();
       for (int64_t b = begin; b < end; ++b) {
@@ -169,7 +169,7 @@ class CausalAttentionCPU : public torch::autograd::Function<CausalAttentionCPU> 
     auto grad_qkv = torch::empty_like(qkv);
     const auto grad_parts = grad_qkv.view({B, T, 3, heads, hd});
     SingleThreadedBlas one_product_a_thread;
-    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    parallel_for_here(0, B, 1, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
         const auto probs_b = probs.select(0, b);  // (H, T, T)
         const auto keep_b = keep.defined() ? keep.select(0, b) : torch::Tensor();
