@@ -14,7 +14,8 @@ namespace zoo {
 // requests of 75% of its size and up), and gives back cached blocks when a request misses while
 // they exceed a quarter of the bytes in use, so a run whose shapes change (variable-length
 // batches) does not hoard the sizes it no longer asks for. Smaller blocks go to libtorch's own
-// allocator. Installed once per process, from prepare_process.
+// allocator, from glibc's heap, which this tells to keep its freed memory rather than give it
+// back to the kernel each step. Installed once per process, from prepare_process.
 void install_caching_cpu_allocator();
 
 struct CachingAllocatorStats {
