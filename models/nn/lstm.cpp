@@ -124,7 +124,7 @@ void cell_backward(int64_t begin, int64_t end, int64_t H, const float* gates, co
 
 // Rows a parallel chunk takes: a step's gate pass is small (64 x 1024 gates in the bench seq2seq
 // decoder), and waking a worker for it costs more than it saves: at 16k gates a chunk that
-// decoder trained at 17-19k tokens/s against 24-26k unsplit (bench/NOTES.md section 7). So it is
+// decoder trained at 17-19k tokens/s against 19-26k unsplit (bench/NOTES.md section 7). So it is
 // split only when each thread gets at least 64k gates.
 int64_t row_grain(int64_t H) { return std::max<int64_t>(1, (1 << 16) / (4 * H)); }
 
