@@ -221,7 +221,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const Attention
   if (causal_training && !context.rotation.defined() && options.dropout() < 1.0 && projected.device().is_cpu() &&
       projected.scalar_type() == torch::kFloat)
     return nn::dropout(c_proj(CausalAttentionCPU::apply(projected, H, scale, options.dropout())), options.dropout(),
-                       true);
+                       is_training());
   auto qkv = projected.split_with_sizes({H * hd, G * hd, G * hd}, -1);
   auto q = qkv[0].unflatten(-1, {H, hd}).transpose(1, 2);  // (B, H, T, hd)
   auto k = qkv[1].unflatten(-1, {G, hd}).transpose(1, 2);  // (B, G, T, hd)

@@ -3,7 +3,6 @@
 
 #include <torch/torch.h>
 
-
 namespace zoo::models::nn {
 
 // Like torch::dropout(x, p, train): zeroes each element with probability p and scales the rest

@@ -6,12 +6,13 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "core/runtime.h"
+#include "tests/support/threads.h"
 
 TEST(ParallelForHere, SplitsTheRangeBetweenThreadsAndKeepsTheCallersGradMode) {
-  const int threads_before = at::get_num_threads();
-  at::set_num_threads(2);
+  zoo::testing::ScopedThreads two(2);
   std::mutex mutex;
   std::set<std::thread::id> workers;
   std::vector<int> covered(8, 0);
@@ -25,7 +26,6 @@ TEST(ParallelForHere, SplitsTheRangeBetweenThreadsAndKeepsTheCallersGradMode) {
       chunks_with_grad_mode += torch::GradMode::is_enabled();
     });
   }
-  at::set_num_threads(threads_before);
   EXPECT_EQ(workers.size(), 2u) << "the two chunks ran on one thread: is the file compiled with OpenMP?";
   EXPECT_EQ(covered, std::vector<int>(8, 1));
   EXPECT_EQ(chunks_with_grad_mode, 0);  // OpenMP's worker starts with gradients on

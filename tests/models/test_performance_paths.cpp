@@ -7,6 +7,7 @@
 #include "models/nn/attention.h"
 #include "models/nn/dropout.h"
 #include "models/nn/lstm.h"
+#include "tests/support/threads.h"
 
 namespace nn = zoo::models::nn;
 
@@ -42,6 +43,7 @@ TEST(Dropout, IsSeededByTheGeneratorAndIdentityOutsideTraining) {
 }
 
 TEST(Attention, TrainingPathMatchesTheGeneralPathInValuesAndGradients) {
+  zoo::testing::ScopedThreads two(2);  // the sequences split between two threads
   torch::manual_seed(0);
   nn::SelfAttention attention(nn::SelfAttentionOptions(32, 4).causal(true));
   auto x = torch::randn({3, 10, 32});
@@ -64,6 +66,7 @@ TEST(Attention, TrainingPathMatchesTheGeneralPathInValuesAndGradients) {
 // sequence at a time) against the same attention written with plain ops under the same seed:
 // equal masks, so equal values and gradients, with dropout on.
 TEST(Attention, FusedCpuTrainingPathMatchesPlainOpsWithDropout) {
+  zoo::testing::ScopedThreads two(2);
   torch::manual_seed(0);
   const int64_t B = 3, T = 10, C = 32, H = 4, hd = C / H;
   nn::SelfAttention attention(nn::SelfAttentionOptions(C, H).causal(true).dropout(0.3));
@@ -206,6 +209,7 @@ TEST(FusedLSTM, MatchesLibtorchsLSTMWithSaturatedGates) {
 // Two layers (the seq2seq decoder's shape), a batch wide enough for the gate passes to run in
 // parallel chunks, and one time step (h_n is then the only output row).
 TEST(FusedLSTM, MatchesLibtorchsLSTMForStackedLayersWideBatchesAndOneStep) {
+  zoo::testing::ScopedThreads two(2);  // 300 rows of 64 units: two chunks a gate pass
   torch::manual_seed(2);
   torch::nn::LSTM module(torch::nn::LSTMOptions(12, 64).num_layers(2).batch_first(true));
   for (int64_t steps : {1, 11}) {
