@@ -42,18 +42,20 @@ torch::Tensor BiLSTMImpl::encode(const torch::Tensor& ids, const torch::Tensor& 
   const double p = options_.dropout;
   auto x = nn::dropout(embedding(ids), p, is_training());  // (B, T, E)
   const auto reverse = options_.bidirectional ? nn::reversal_index(mask) : torch::Tensor();
+  const auto lengths = mask.to(torch::kLong).sum(1);  // (B)
   for (size_t i = 0; i < forward_.size(); ++i) {
     if (i > 0) x = nn::dropout(x, p, is_training());
-    // The forward LSTM reaches a row's padding only after its last real token.
+    // The forward LSTM reaches a row's padding only after its last real token, and the states
+    // there are padding: training skips them.
     const auto zeros = nn::zero_state(x, 1, options_.hidden_size);
     const auto state = std::make_tuple(zeros, zeros);
-    auto forward_states = std::get<0>(nn::lstm(forward_[i], x, state));  // (B, T, H)
+    auto forward_states = nn::lstm_padded(forward_[i], x, state, lengths);  // (B, T, H)
     if (!options_.bidirectional) {
       x = forward_states;
       continue;
     }
     auto backward_states =
-        nn::gather_time(std::get<0>(nn::lstm(backward_[i], nn::gather_time(x, reverse), state)), reverse);
+        nn::gather_time(nn::lstm_padded(backward_[i], nn::gather_time(x, reverse), state, lengths), reverse);
     x = torch::cat({forward_states, backward_states}, -1);  // (B, T, 2H)
   }
   return x;

@@ -48,7 +48,7 @@ class BiLSTMImpl : public ClassifierImpl {
   BiLSTMImpl(const BiLSTMOptions& options, int64_t vocab_size, int64_t sequence_labels, int64_t token_labels);
 
   // ids (B, T), attention_mask (B, T) 1 = real token (undefined: all real) -> states (B, T, D),
-  // D = hidden_size x directions.
+  // D = hidden_size x directions; at padding unspecified (training skips it: nn::lstm_padded).
   torch::Tensor encode(const torch::Tensor& ids, const torch::Tensor& attention_mask = {});
   // states (B, T, D), attention_mask (B, T) -> class logits (B, sequence_labels).
   torch::Tensor sequence_logits(const torch::Tensor& states, const torch::Tensor& attention_mask);

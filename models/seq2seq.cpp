@@ -51,14 +51,24 @@ Recurrent::Recurrent(torch::nn::Module& owner, const std::string& name, const st
   }
 }
 
-Recurrent::Result Recurrent::operator()(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c) {
+std::pair<torch::Tensor, torch::Tensor> Recurrent::initial_state(const torch::Tensor& x, const torch::Tensor& h,
+                                                                 const torch::Tensor& c) const {
+  if (h.defined()) return {h, c};
   // torch.nn's zero state would take the batch size as a number, which a trace bakes in.
-  torch::Tensor h0 = h, c0 = c;
-  if (!h0.defined()) {
-    const auto& o = lstm ? lstm->options_base : gru->options_base;
-    h0 = nn::zero_state(x, o.num_layers(), o.hidden_size());  // (L, B, H)
-    if (lstm) c0 = h0;
-  }
+  const auto& o = lstm ? lstm->options_base : gru->options_base;
+  auto zeros = nn::zero_state(x, o.num_layers(), o.hidden_size());  // (L, B, H)
+  return {zeros, lstm ? zeros : torch::Tensor()};
+}
+
+torch::Tensor Recurrent::padded(const torch::Tensor& x, const torch::Tensor& lengths, const torch::Tensor& h,
+                                const torch::Tensor& c) {
+  const auto [h0, c0] = initial_state(x, h, c);
+  if (lstm) return nn::lstm_padded(lstm, x, std::make_tuple(h0, c0), lengths);
+  return std::get<0>(gru->forward(x, h0));
+}
+
+Recurrent::Result Recurrent::operator()(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c) {
+  const auto [h0, c0] = initial_state(x, h, c);
   if (lstm) {
     auto [output, last] = nn::lstm(lstm, x, std::make_tuple(h0, c0));
     return {output, std::get<0>(last), std::get<1>(last)};
@@ -103,7 +113,18 @@ Seq2SeqAttentionImpl::Seq2SeqAttentionImpl(const std::string& kind_, int64_t hid
   }
 }
 
-torch::Tensor Seq2SeqAttentionImpl::keys_of(const torch::Tensor& memory) { return key ? key(memory) : memory; }
+bool Seq2SeqAttentionImpl::scores_through_keys() const {
+  // An unmerged adapter's dropout acts on the query, so only its own layer can apply it.
+  return kind == "luong_general" && !(query->has_adapter() && !query->merged());
+}
+
+torch::Tensor Seq2SeqAttentionImpl::keys_of(const torch::Tensor& memory) {
+  if (key) return key(memory);
+  // (W_a q) . m = q . (W_a^T m): applied once to the S memory rows instead of to every one of the
+  // T queries (every decoder step, when generating), and the same scores.
+  if (scores_through_keys()) return memory.matmul(query->weight);
+  return memory;
+}
 
 torch::Tensor Seq2SeqAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& keys, const torch::Tensor& mask) {
   torch::Tensor scores;  // (B, T, S)
@@ -111,7 +132,8 @@ torch::Tensor Seq2SeqAttentionImpl::forward(const torch::Tensor& q, const torch:
     auto hidden = torch::tanh(query(q).unsqueeze(2) + keys.unsqueeze(1));  // (B, T, S, A)
     scores = v(hidden).squeeze(-1);
   } else {
-    scores = (query ? query(q) : q).bmm(keys.transpose(1, 2));  // (B, T, H) x (B, H, S)
+    const bool project_query = query && !scores_through_keys();
+    scores = (project_query ? query(q) : q).bmm(keys.transpose(1, 2));  // (B, T, H) x (B, H, S)
   }
   scores = scores.masked_fill(mask.logical_not().unsqueeze(1), -std::numeric_limits<float>::infinity());
   return scores.softmax(-1);
@@ -216,30 +238,34 @@ Seq2SeqStep Seq2SeqImpl::decode_step(const Seq2SeqState& state, const torch::Ten
   return step;
 }
 
-Seq2SeqOutput Seq2SeqImpl::forward_parallel(const Seq2SeqState& state, const torch::Tensor& target_input) {
+Seq2SeqOutput Seq2SeqImpl::forward_parallel(const Seq2SeqState& state, const torch::Tensor& target_input,
+                                            const torch::Tensor& target_lengths) {
   auto embedded = nn::dropout(target_embedding(target_input), options_.dropout, is_training());  // (B, T, E)
-  auto rnn = decoder_rnn(embedded, state.h, state.c);                                               // (B, T, H)
+  auto states = target_lengths.defined() ? decoder_rnn.padded(embedded, target_lengths, state.h, state.c)
+                                         : decoder_rnn(embedded, state.h, state.c).output;  // (B, T, H)
   Seq2SeqOutput result;
   torch::Tensor context;
   if (attention) {
-    result.attention = attention(rnn.output, state.keys, state.mask);  // (B, T, S)
-    context = result.attention.bmm(state.memory);                      // (B, T, H)
+    result.attention = attention(states, state.keys, state.mask);  // (B, T, S)
+    context = result.attention.bmm(state.memory);                  // (B, T, H)
   } else {
     result.attention = torch::zeros({target_input.size(0), target_input.size(1), state.mask.size(1)},
                                     state.memory.options());
   }
-  result.logits = logits_of(attentional(rnn.output, context));  // (B, T, V)
+  result.logits = logits_of(attentional(states, context));  // (B, T, V)
   return result;
 }
 
 Seq2SeqOutput Seq2SeqImpl::forward(const torch::Tensor& source, const torch::Tensor& source_mask,
-                                   const torch::Tensor& target_input, double teacher_forcing_ratio) {
+                                   const torch::Tensor& target_input, double teacher_forcing_ratio,
+                                   const torch::Tensor& target_lengths) {
   TORCH_CHECK(target_input.dim() == 2 && target_input.size(0) == source.size(0), "target_input ", target_input.sizes(),
               " must be (B, T) for source ", source.sizes());
   const auto& o = options_;
   Seq2SeqState state = encode(source, source_mask);
   const bool teacher_forced = teacher_forcing_ratio >= 1.0;
-  if (teacher_forced && o.attention != "bahdanau" && !o.input_feeding) return forward_parallel(state, target_input);
+  if (teacher_forced && o.attention != "bahdanau" && !o.input_feeding)
+    return forward_parallel(state, target_input, target_lengths);
 
   const int64_t T = target_input.size(1);
   std::vector<torch::Tensor> logits, weights;

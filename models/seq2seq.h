@@ -65,7 +65,8 @@ struct Seq2SeqOptions : zoo::Options<Seq2SeqOptions> {
 // sequences; index_select keeps rows (beam search, dropping finished ones).
 struct Seq2SeqState {
   torch::Tensor memory;  // (B, S, H) encoder outputs (zero on padding)
-  torch::Tensor keys;    // (B, S, A) what attention scores against: memory (luong), W_k memory (bahdanau)
+  torch::Tensor keys;    // (B, S, A) what attention scores against: memory (luong_dot), W_a^T memory
+                         // (luong_general), W_k memory (bahdanau)
   torch::Tensor mask;    // (B, S) bool, true on real source tokens
   torch::Tensor h;       // (L, B, H) decoder hidden state
   torch::Tensor c;       // (L, B, H) decoder cell state (lstm); undefined for gru
@@ -99,9 +100,17 @@ struct Recurrent {
   };
   // x (B, T, In); h, c undefined: zeros.
   Result operator()(const torch::Tensor& x, const torch::Tensor& h = {}, const torch::Tensor& c = {});
+  // The outputs alone, of x right-padded to `lengths` (B) real steps: at padding unspecified (an
+  // LSTM skips it where nn::lstm_padded can).
+  torch::Tensor padded(const torch::Tensor& x, const torch::Tensor& lengths, const torch::Tensor& h = {},
+                       const torch::Tensor& c = {});
 
   torch::nn::LSTM lstm{nullptr};
   torch::nn::GRU gru{nullptr};
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& x, const torch::Tensor& h,
+                                                        const torch::Tensor& c) const;
 };
 
 // One encoder layer: a forward RNN, and for a bidirectional encoder a backward RNN reading each
@@ -120,11 +129,14 @@ struct Seq2SeqEncoderLayerImpl : torch::nn::Module {
 TORCH_MODULE(Seq2SeqEncoderLayer);
 
 // Scores decoder queries (B, T, H) against keys (B, S, A): additive (Bahdanau: v . tanh(W_q q +
-// k), keys = W_k memory), dot (q . m) or general (W_a q . m). Padded positions get -inf.
+// k), keys = W_k memory), dot (q . m) or general (W_a q . m, computed as q . W_a^T m with keys =
+// W_a^T m, unless W_a has an unmerged adapter). Padded positions get -inf.
 struct Seq2SeqAttentionImpl : torch::nn::Module {
   Seq2SeqAttentionImpl(const std::string& kind, int64_t hidden_size, int64_t attention_dim);
   // memory (B, S, H) -> keys (B, S, A).
   torch::Tensor keys_of(const torch::Tensor& memory);
+  // Whether W_a is folded into the keys (luong_general), not applied to each query.
+  bool scores_through_keys() const;
   // query (B, T, H), keys (B, S, A), mask (B, S) -> weights (B, T, S), each row summing to 1.
   torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& keys, const torch::Tensor& mask);
 
@@ -157,9 +169,12 @@ class Seq2SeqImpl : public torch::nn::Module {
   // Teacher-forced: target_input (B, T) = <s> + target -> logits (B, T, V), attention (B, T, S).
   // With teacher_forcing_ratio < 1 (training), each row's input at each step after the first is
   // the model's own argmax with probability 1 - ratio. Ratio 1 with Luong attention (or none)
-  // and no input feeding runs the decoder over all T at once.
+  // and no input feeding runs the decoder over all T at once; there, target_lengths (B), each
+  // row's real target tokens, lets the decoder skip the padding after them, whose logits are
+  // then unspecified.
   Seq2SeqOutput forward(const torch::Tensor& source, const torch::Tensor& source_mask,
-                        const torch::Tensor& target_input, double teacher_forcing_ratio = 1.0);
+                        const torch::Tensor& target_input, double teacher_forcing_ratio = 1.0,
+                        const torch::Tensor& target_lengths = {});
 
   const Seq2SeqOptions& options() const { return options_; }
   int64_t vocab_size() const { return vocab_size_; }
@@ -169,7 +184,8 @@ class Seq2SeqImpl : public torch::nn::Module {
   torch::Tensor attentional(const torch::Tensor& h, const torch::Tensor& context);
   torch::Tensor logits_of(const torch::Tensor& attentional);
   // The whole target at once: Luong or none, no input feeding, teacher forcing 1.
-  Seq2SeqOutput forward_parallel(const Seq2SeqState& state, const torch::Tensor& target_input);
+  Seq2SeqOutput forward_parallel(const Seq2SeqState& state, const torch::Tensor& target_input,
+                                 const torch::Tensor& target_lengths);
   void init_weights();
 
   Seq2SeqOptions options_;

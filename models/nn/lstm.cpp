@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -39,42 +40,44 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
 
 // Strides, in floats, between consecutive rows (batch entries) of one time step's slices: of the
-// (B, T, 4H) buffers (gates, input projection, gate gradients), of the (B, T, H) ones (cells,
-// outputs, output gradients), and of c_{t-1}, which at t = 0 is c0's (B, H).
+// (B, T, 4H) buffers (gates, gate gradients), of the (B, T, H) ones (cells, outputs, output
+// gradients), and of c_{t-1}, which at t = 0 is c0's (B, H).
 struct RowStrides {
   int64_t gates, state, cell_prev;
 };
 
 RowStrides step_strides(int64_t T, int64_t H, int64_t t) { return {T * 4 * H, T * H, t == 0 ? H : T * H}; }
 
-const float* previous_cell(const Tensor& c0, const Tensor& cells, int64_t t) {
-  return t == 0 ? c0.data_ptr<float>() : cells.select(1, t - 1).data_ptr<float>();
+// Step t's slice of a (B, T, C) buffer: its first row; the rows follow T * C floats apart.
+template <class Float>
+Float* at_step(const Tensor& buffer, int64_t t) {
+  return const_cast<Float*>(buffer.data_ptr<float>()) + t * buffer.size(2);
 }
 
-// One time step for rows [begin, end): gates (4H a row) hold h_{t-1} W_hh^T on entry and the
-// activated gates on exit; the pre-activations add the step's input projection. The slices never
+const float* previous_cell(const Tensor& c0, const Tensor& cells, int64_t t) {
+  return t == 0 ? c0.data_ptr<float>() : at_step<const float>(cells, t - 1);
+}
+
+// One time step for rows [begin, end): gates (4H a row) hold the pre-activations on entry (the
+// step's input projection plus h_{t-1} W_hh^T) and the activated gates on exit. The slices never
 // overlap, which GCC cannot prove with this many pointers: ivdep lets it vectorise regardless.
 ZOO_VECTOR_CLONES
-void cell_forward(int64_t begin, int64_t end, int64_t H, float* gates, const float* input_projection,
-                  const float* cell_prev, float* cell, float* hidden, RowStrides s) {
+void cell_forward(int64_t begin, int64_t end, int64_t H, float* gates, const float* cell_prev, float* cell,
+                  float* hidden, RowStrides s) {
   for (int64_t row = begin; row < end; ++row) {
     float* __restrict gi = gates + row * s.gates;
     float* __restrict gf = gi + H;
     float* __restrict gz = gi + 2 * H;
     float* __restrict go = gi + 3 * H;
-    const float* __restrict xi = input_projection + row * s.gates;
-    const float* __restrict xf = xi + H;
-    const float* __restrict xz = xi + 2 * H;
-    const float* __restrict xo = xi + 3 * H;
     const float* __restrict c_prev = cell_prev + row * s.cell_prev;
     float* __restrict c = cell + row * s.state;
     float* __restrict h = hidden + row * s.state;
 #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
-      const float i = sigmoid(gi[j] + xi[j]);
-      const float f = sigmoid(gf[j] + xf[j]);
-      const float z = tanh_approx(gz[j] + xz[j]);
-      const float o = sigmoid(go[j] + xo[j]);
+      const float i = sigmoid(gi[j]);
+      const float f = sigmoid(gf[j]);
+      const float z = tanh_approx(gz[j]);
+      const float o = sigmoid(go[j]);
       const float c_new = f * c_prev[j] + i * z;
       gi[j] = i;
       gf[j] = f;
@@ -128,37 +131,83 @@ void cell_backward(int64_t begin, int64_t end, int64_t H, const float* gates, co
 // split only when each thread gets at least 64k gates.
 int64_t row_grain(int64_t H) { return std::max<int64_t>(1, (1 << 16) / (4 * H)); }
 
+// The rows step t runs: those still in their real tokens, which for rows in order of length
+// (either way) are one block.
+struct StepRows {
+  int64_t begin, end;
+  int64_t count() const { return end - begin; }
+};
+
+std::vector<StepRows> rows_per_step(const std::vector<int64_t>& lengths, int64_t B, int64_t T) {
+  std::vector<StepRows> rows(T);
+  const bool ascending = lengths.front() < lengths.back();
+  for (int64_t t = 0; t < T; ++t) {
+    const auto running = std::count_if(lengths.begin(), lengths.end(), [t](int64_t length) { return length > t; });
+    rows[t] = ascending ? StepRows{B - running, B} : StepRows{0, running};
+  }
+  return rows;
+}
+
+// Zeroes each row's steps at and after its length in a contiguous (B, T, C) buffer: outputs there
+// are padding, and the weight gradients sum over every step's gate gradients.
+void zero_padding(Tensor& buffer, const std::vector<int64_t>& lengths) {
+  const int64_t T = buffer.size(1), C = buffer.size(2);
+  float* data = buffer.data_ptr<float>();
+  for (size_t row = 0; row < lengths.size(); ++row)
+    std::fill(data + (static_cast<int64_t>(row) * T + lengths[row]) * C, data + (static_cast<int64_t>(row) + 1) * T * C,
+              0.0f);
+}
+
+// Row by row, a (B, T, H) buffer's state after each row's last real step; h0's or c0's (B, H)
+// for a row of length 0.
+Tensor last_states(const Tensor& buffer, const Tensor& initial, const std::vector<int64_t>& lengths) {
+  const int64_t T = buffer.size(1), H = buffer.size(2);
+  auto last = initial.clone();
+  for (size_t row = 0; row < lengths.size(); ++row)
+    if (lengths[row] > 0)
+      std::copy_n(buffer.data_ptr<float>() + (static_cast<int64_t>(row) * T + lengths[row] - 1) * H, H,
+                last.data_ptr<float>() + static_cast<int64_t>(row) * H);
+  return last;
+}
+
 // One layer in torch.nn's gate order (input, forget, cell, output): x (B, T, In), h0 and c0 (B, H),
 // w_ih (4H, In), w_hh (4H, H), b_ih and b_hh (4H) -> {output (B, T, H), h_n (B, H), c_n (B, H)}.
+// `lengths` are the rows' real steps, in ascending or descending order (all T: a batch without
+// padding): a step runs only the rows still in their real tokens, output is zero after each row's
+// length, and h_n and c_n are each row's states after its last real step, as a packed sequence's.
 class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const Tensor& input,
                                                 const Tensor& h0_in, const Tensor& c0_in, const Tensor& w_ih,
-                                                const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+                                                const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                                                const std::vector<int64_t>& lengths) {
     const auto x = input.contiguous();
     const auto h0 = h0_in.contiguous(), c0 = c0_in.contiguous();
     const int64_t B = x.size(0), T = x.size(1), In = x.size(2), H = w_hh.size(1);
-    // Every step's input projection at once, biases folded in: (B, T, 4H).
-    const auto input_projection = torch::addmm(b_ih + b_hh, x.view({B * T, In}), w_ih.t()).view({B, T, 4 * H});
-    auto gates = torch::empty({B, T, 4 * H}, x.options());
+    const auto rows = rows_per_step(lengths, B, T);
+    // Every step's input projection at once, biases folded in: (B, T, 4H). Each step adds its
+    // h_{t-1} W_hh^T in place (BLAS with beta 1), and its gate pass activates them there.
+    auto gates = torch::addmm(b_ih + b_hh, x.view({B * T, In}), w_ih.t()).view({B, T, 4 * H});
     auto cells = torch::empty({B, T, H}, x.options());
     auto output = torch::empty({B, T, H}, x.options());
     const auto w_hh_t = w_hh.t();
-    for (int64_t t = 0; t < T; ++t) {
-      const auto h_prev = t == 0 ? h0 : output.select(1, t - 1);
-      auto step_gates = gates.select(1, t);  // rows T * 4H apart: BLAS writes it in place
-      torch::mm_out(step_gates, h_prev, w_hh_t);
-      at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
-        cell_forward(begin, end, H, step_gates.data_ptr<float>(), input_projection.select(1, t).data_ptr<float>(),
-                     previous_cell(c0, cells, t), cells.select(1, t).data_ptr<float>(),
-                     output.select(1, t).data_ptr<float>(), step_strides(T, H, t));
+    for (int64_t t = 0; t < T && rows[t].count() > 0; ++t) {
+      const auto [first, count] = std::make_pair(rows[t].begin, rows[t].count());
+      const auto h_prev = (t == 0 ? h0 : output.select(1, t - 1)).narrow(0, first, count);
+      auto step_gates = gates.select(1, t).narrow(0, first, count);  // rows T * 4H apart: BLAS writes it in place
+      torch::addmm_out(step_gates, step_gates, h_prev, w_hh_t);
+      at::parallel_for(rows[t].begin, rows[t].end, row_grain(H), [&](int64_t begin, int64_t end) {
+        cell_forward(begin, end, H, at_step<float>(gates, t), previous_cell(c0, cells, t), at_step<float>(cells, t),
+                     at_step<float>(output, t), step_strides(T, H, t));
       });
     }
+    zero_padding(output, lengths);
     ctx->save_for_backward({x, h0, c0, w_ih, w_hh, output});
     ctx->saved_data["gates"] = gates;
     ctx->saved_data["cells"] = cells;
-    // Clones, not views: an autograd node's outputs may not be views of one another.
-    return {output, output.select(1, T - 1).clone(), cells.select(1, T - 1).clone()};
+    ctx->saved_data["lengths"] = lengths;
+    // Copies, not views: an autograd node's outputs may not be views of one another.
+    return {output, last_states(output, h0, lengths), last_states(cells, c0, lengths)};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -168,21 +217,27 @@ class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
     const auto gates = ctx->saved_data["gates"].toTensor();
     const auto cells = ctx->saved_data["cells"].toTensor();
     const int64_t B = x.size(0), T = x.size(1), In = x.size(2), H = w_hh.size(1);
+    const auto lengths = ctx->saved_data["lengths"].toIntVector();
+    const auto rows = rows_per_step(lengths, B, T);
 
     const auto grad_output = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(output);
-    // dL/dh and dL/dc flowing into step t from step t + 1 (at the last step: from h_n and c_n).
+    // dL/dh and dL/dc flowing into step t from step t + 1 (at a row's last step: from h_n and c_n).
     auto grad_recurrent = grads[1].defined() ? grads[1].contiguous().clone() : torch::zeros({B, H}, x.options());
     auto grad_cell = grads[2].defined() ? grads[2].contiguous().clone() : torch::zeros({B, H}, x.options());
     auto grad_gates = torch::empty_like(gates);  // (B, T, 4H), pre-activation
+    zero_padding(grad_gates, lengths);
     for (int64_t t = T - 1; t >= 0; --t) {
-      auto step_grad_gates = grad_gates.select(1, t);
-      at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
-        cell_backward(begin, end, H, gates.select(1, t).data_ptr<float>(), cells.select(1, t).data_ptr<float>(),
-                      previous_cell(c0, cells, t), grad_output.select(1, t).data_ptr<float>(),
-                      grad_recurrent.data_ptr<float>(), grad_cell.data_ptr<float>(), step_grad_gates.data_ptr<float>(),
+      const auto [first, count] = std::make_pair(rows[t].begin, rows[t].count());
+      if (count == 0) continue;
+      auto step_grad_gates = grad_gates.select(1, t).narrow(0, first, count);
+      at::parallel_for(rows[t].begin, rows[t].end, row_grain(H), [&](int64_t begin, int64_t end) {
+        cell_backward(begin, end, H, at_step<const float>(gates, t), at_step<const float>(cells, t),
+                      previous_cell(c0, cells, t), at_step<const float>(grad_output, t),
+                      grad_recurrent.data_ptr<float>(), grad_cell.data_ptr<float>(), at_step<float>(grad_gates, t),
                       step_strides(T, H, t));
       });
-      torch::mm_out(grad_recurrent, step_grad_gates, w_hh);  // dL/dh_{t-1} through W_hh
+      auto step_grad_recurrent = grad_recurrent.narrow(0, first, count);
+      torch::mm_out(step_grad_recurrent, step_grad_gates, w_hh);  // dL/dh_{t-1} through W_hh
     }
     const auto grad_gates_2d = grad_gates.view({B * T, 4 * H});
     // h_{t-1} for every step, h0 first: (B * T, H), rows in grad_gates' order.
@@ -191,7 +246,7 @@ class FusedLSTMLayer : public torch::autograd::Function<FusedLSTMLayer> {
     auto grad_w_ih = grad_gates_2d.t().mm(x.view({B * T, In}));
     auto grad_x = grad_gates_2d.mm(w_ih).view({B, T, In});
     auto grad_bias = grad_gates_2d.sum(0);
-    return {grad_x, grad_recurrent, grad_cell, grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone()};
+    return {grad_x, grad_recurrent, grad_cell, grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone(), Tensor()};
   }
 };
 
@@ -202,10 +257,10 @@ bool fused_path_applies(const torch::nn::LSTM& module, const Tensor& x) {
          x.dim() == 3 && x.size(1) > 0;
 }
 
-}  // namespace
-
-std::tuple<Tensor, LSTMState> lstm(torch::nn::LSTM& module, const Tensor& x, const LSTMState& state) {
-  if (!fused_path_applies(module, x)) return module->forward(x, state);
+// Every layer of `module` on the fused path; lengths as FusedLSTMLayer's.
+std::tuple<Tensor, LSTMState> fused_lstm(torch::nn::LSTM& module, const Tensor& x, const LSTMState& state,
+                                         const std::vector<int64_t>& lengths) {
+  TORCH_INTERNAL_ASSERT(static_cast<int64_t>(lengths.size()) == x.size(0));
   const auto& [h0, c0] = state;
   const auto weights = module->all_weights();  // per layer: w_ih, w_hh, b_ih, b_hh
   const int64_t layers = module->options.num_layers();
@@ -214,12 +269,38 @@ std::tuple<Tensor, LSTMState> lstm(torch::nn::LSTM& module, const Tensor& x, con
   for (int64_t layer = 0; layer < layers; ++layer) {
     if (layer > 0) y = nn::dropout(y, module->options.dropout(), module->is_training());
     auto result = FusedLSTMLayer::apply(y, h0[layer], c0[layer], weights[4 * layer], weights[4 * layer + 1],
-                                        weights[4 * layer + 2], weights[4 * layer + 3]);
+                                        weights[4 * layer + 2], weights[4 * layer + 3], lengths);
     y = result[0];
     h_n.push_back(result[1]);
     c_n.push_back(result[2]);
   }
   return {y, {torch::stack(h_n), torch::stack(c_n)}};
+}
+
+}  // namespace
+
+std::tuple<Tensor, LSTMState> lstm(torch::nn::LSTM& module, const Tensor& x, const LSTMState& state) {
+  if (!fused_path_applies(module, x)) return module->forward(x, state);
+  return fused_lstm(module, x, state, std::vector<int64_t>(x.size(0), x.size(1)));
+}
+
+Tensor lstm_padded(torch::nn::LSTM& module, const Tensor& x, const LSTMState& state, const Tensor& lengths) {
+  if (!fused_path_applies(module, x)) return std::get<0>(module->forward(x, state));
+  TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == x.size(0), "lengths ", lengths.sizes(), " must be (B) for x ",
+              x.sizes());
+  const auto lengths_cpu = lengths.to(torch::kCPU, torch::kLong).clamp(0, x.size(1)).contiguous();
+  const std::vector<int64_t> given(lengths_cpu.data_ptr<int64_t>(), lengths_cpu.data_ptr<int64_t>() + x.size(0));
+  // The rows a step runs are one block when the rows are in order of length, as a bucketed
+  // batch's are; rows in another order run permuted to descending length.
+  if (std::is_sorted(given.begin(), given.end()) || std::is_sorted(given.rbegin(), given.rend()))
+    return std::get<0>(fused_lstm(module, x, state, given));
+  const auto [sorted_lengths, order] = lengths_cpu.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true);
+  const std::vector<int64_t> sorted(sorted_lengths.data_ptr<int64_t>(),
+                                    sorted_lengths.data_ptr<int64_t>() + sorted_lengths.numel());
+  const auto& [h0, c0] = state;
+  auto output = std::get<0>(
+      fused_lstm(module, x.index_select(0, order), {h0.index_select(1, order), c0.index_select(1, order)}, sorted));
+  return output.index_select(0, torch::argsort(order));
 }
 
 }  // namespace zoo::models::nn

@@ -20,4 +20,11 @@ using LSTMState = std::tuple<torch::Tensor, torch::Tensor>;  // (h, c), each (la
 // The weights are the module's, so checkpoints and exports do not depend on which path ran.
 std::tuple<torch::Tensor, LSTMState> lstm(torch::nn::LSTM& module, const torch::Tensor& x, const LSTMState& state);
 
+// The same over a right-padded x whose rows have `lengths` (B) real steps: the outputs (B, T, H)
+// at real positions are lstm()'s, those at padding unspecified. On the fused path a step runs
+// only the rows still in their real tokens (rows not in order of length run permuted to it),
+// leaves zeros at padding and passes no gradient through it; elsewhere it is lstm().
+torch::Tensor lstm_padded(torch::nn::LSTM& module, const torch::Tensor& x, const LSTMState& state,
+                          const torch::Tensor& lengths);
+
 }  // namespace zoo::models::nn

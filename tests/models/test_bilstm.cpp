@@ -139,6 +139,28 @@ TEST(BiLSTM, PaddingNeverReachesRealTokens) {
   }
 }
 
+// Training runs the fused LSTM, which skips each row's padding (nn::lstm_padded); evaluation
+// runs libtorch's over every position. Real tokens get the same states, and every pooling the
+// same logits.
+TEST(BiLSTM, TrainingGivesRealTokensTheStatesOfEvaluation) {
+  for (const char* pooling : {"last", "max", "mean"}) {
+    auto model = build(small_bilstm(pooling));
+    auto batch = padded_batch();
+    const auto real = batch.mask.to(torch::kBool).unsqueeze(-1);  // (B, T, 1)
+    torch::Tensor evaluated, evaluated_pooled;
+    {
+      torch::NoGradGuard no_grad;
+      evaluated = model->encode(batch.ids, batch.mask);
+      evaluated_pooled = model->sequence_logits(evaluated, batch.mask);
+    }
+    auto trained = model->encode(batch.ids, batch.mask);
+    ASSERT_TRUE(trained.requires_grad());
+    EXPECT_LE(((trained - evaluated) * real).abs().max().item<double>(), 1e-5) << pooling;
+    EXPECT_LE((model->sequence_logits(trained, batch.mask) - evaluated_pooled).abs().max().item<double>(), 1e-5)
+        << pooling;
+  }
+}
+
 TEST(BiLSTM, HeadsAndFreezing) {
   auto model = build(small_bilstm());
   int64_t heads = 0;

@@ -218,6 +218,48 @@ TEST(FusedLSTM, MatchesLibtorchsLSTMForStackedLayersWideBatchesAndOneStep) {
   }
 }
 
+namespace {
+// lstm_padded against libtorch's LSTM over the whole padded batch, the loss reading only real
+// positions: outputs there, and every gradient, must agree; the fused outputs at padding are zero.
+void expect_padded_run_matches_libtorch(torch::nn::LSTM& module, const torch::Tensor& x, const torch::Tensor& h0,
+                                        const torch::Tensor& c0, const torch::Tensor& lengths) {
+  const auto real = (torch::arange(x.size(1)).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1);  // (B, T, 1)
+  auto run = [&](bool padded) {
+    module->zero_grad();
+    auto input = x.clone().requires_grad_(), h = h0.clone().requires_grad_(), c = c0.clone().requires_grad_();
+    auto output = padded ? nn::lstm_padded(module, input, {h, c}, lengths)
+                         : std::get<0>(module->forward(input, std::make_tuple(h, c)));
+    torch::manual_seed(98);
+    (output * torch::randn(output.sizes()) * real).sum().backward();
+    LSTMRun result{output.detach() * real, {}, {}, input.grad(), h.grad(), c.grad(), {}};
+    for (const auto& weight : module->all_weights()) result.grad_weights.push_back(weight.grad().clone());
+    return std::make_pair(result, output.detach());
+  };
+  auto [padded, padded_output] = run(true);
+  auto [reference, reference_output] = run(false);
+  padded.h_n = reference.h_n = padded.c_n = reference.c_n = torch::zeros({1});  // not returned with lengths
+  expect_same_lstm_run(padded, reference, 1e-5);
+  EXPECT_EQ(padded_output.masked_select(real.logical_not()).abs().max().item<float>(), 0.0f);
+}
+}  // namespace
+
+// Rows in any order, one of full length and one empty; then in descending and in ascending order
+// (no permutation);
+// then a batch wide enough for two gate-pass chunks, its rows dropping out step by step.
+TEST(FusedLSTM, PaddedRowsSkipTheirPaddingAndMatchLibtorchsLSTMAtRealPositions) {
+  zoo::testing::ScopedThreads two(2);
+  torch::manual_seed(4);
+  torch::nn::LSTM module(torch::nn::LSTMOptions(6, 8).num_layers(2).batch_first(true));
+  auto x = torch::randn({6, 7, 6}), h0 = torch::randn({2, 6, 8}), c0 = torch::randn({2, 6, 8});
+  expect_padded_run_matches_libtorch(module, x, h0, c0, torch::tensor({3, 7, 0, 5, 7, 1}));
+  expect_padded_run_matches_libtorch(module, x, h0, c0, torch::tensor({7, 7, 5, 3, 1, 0}));
+  expect_padded_run_matches_libtorch(module, x, h0, c0, torch::tensor({0, 1, 3, 5, 7, 7}));
+
+  torch::nn::LSTM wide(torch::nn::LSTMOptions(12, 64).batch_first(true));
+  auto wide_x = torch::randn({600, 9, 12}), wide_h0 = torch::randn({1, 600, 64}), wide_c0 = torch::randn({1, 600, 64});
+  expect_padded_run_matches_libtorch(wide, wide_x, wide_h0, wide_c0, torch::randint(0, 10, {600}, torch::kLong));
+}
+
 TEST(FusedLSTM, TakesTheModulesOwnPathWithoutGradients) {
   torch::manual_seed(3);
   torch::nn::LSTM module(torch::nn::LSTMOptions(4, 4).batch_first(true));
