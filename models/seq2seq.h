@@ -169,9 +169,9 @@ class Seq2SeqImpl : public torch::nn::Module {
   // Teacher-forced: target_input (B, T) = <s> + target -> logits (B, T, V), attention (B, T, S).
   // With teacher_forcing_ratio < 1 (training), each row's input at each step after the first is
   // the model's own argmax with probability 1 - ratio. Ratio 1 with Luong attention (or none)
-  // and no input feeding runs the decoder over all T at once; there, target_lengths (B), each
-  // row's real target tokens, lets the decoder skip the padding after them, whose logits are
-  // then unspecified.
+  // and no input feeding runs the decoder over all T at once; there, target_lengths (B, on any
+  // device), each row's real target tokens, lets the decoder skip the padding after them, whose
+  // logits are then unspecified.
   Seq2SeqOutput forward(const torch::Tensor& source, const torch::Tensor& source_mask,
                         const torch::Tensor& target_input, double teacher_forcing_ratio = 1.0,
                         const torch::Tensor& target_lengths = {});

@@ -311,8 +311,9 @@ class Seq2SeqObjective : public Objective {
   torch::Tensor loss_of(const datasets::PairBatch& batch, double teacher_forcing_ratio) {
     auto source = batch.source.to(device_, true), mask = batch.source_mask.to(device_, true);
     auto input = batch.target_input.to(device_, true), target = batch.target_output.to(device_, true);
-    // The loss ignores the positions after each target, so the decoder may skip them.
-    auto target_lengths = batch.target_output.ne(datasets::kIgnoreIndex).sum(1).to(device_, true);
+    // The loss ignores the positions after each target, so the decoder may skip them. Only the
+    // CPU's LSTM reads the lengths, on the host: they are not copied to a device.
+    auto target_lengths = batch.target_output.ne(datasets::kIgnoreIndex).sum(1);
     auto logits = model_->forward(source, mask, input, teacher_forcing_ratio, target_lengths).logits;  // (B, T, V)
     return torch::nn::functional::cross_entropy(
         logits.reshape({-1, logits.size(-1)}), target.reshape({-1}),

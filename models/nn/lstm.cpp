@@ -51,7 +51,7 @@ RowStrides step_strides(int64_t T, int64_t H, int64_t t) { return {T * 4 * H, T 
 // Step t's slice of a (B, T, C) buffer: its first row; the rows follow T * C floats apart.
 template <class Float>
 Float* at_step(const Tensor& buffer, int64_t t) {
-  return const_cast<Float*>(buffer.data_ptr<float>()) + t * buffer.size(2);
+  return buffer.data_ptr<float>() + t * buffer.size(2);
 }
 
 const float* previous_cell(const Tensor& c0, const Tensor& cells, int64_t t) {

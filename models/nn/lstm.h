@@ -23,7 +23,8 @@ std::tuple<torch::Tensor, LSTMState> lstm(torch::nn::LSTM& module, const torch::
 // The same over a right-padded x whose rows have `lengths` (B) real steps: the outputs (B, T, H)
 // at real positions are lstm()'s, those at padding unspecified. On the fused path a step runs
 // only the rows still in their real tokens (rows not in order of length run permuted to it),
-// leaves zeros at padding and passes no gradient through it; elsewhere it is lstm().
+// leaves zeros at padding and passes no gradient through it; elsewhere it is lstm(), and the
+// lengths, which may be on any device, are not read.
 torch::Tensor lstm_padded(torch::nn::LSTM& module, const torch::Tensor& x, const LSTMState& state,
                           const torch::Tensor& lengths);
 

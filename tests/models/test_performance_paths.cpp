@@ -244,8 +244,8 @@ void expect_padded_run_matches_libtorch(torch::nn::LSTM& module, const torch::Te
 }  // namespace
 
 // Rows in any order, one of full length and one empty; then in descending and in ascending order
-// (no permutation);
-// then a batch wide enough for two gate-pass chunks, its rows dropping out step by step.
+// (no permutation); then a batch wide enough for two gate-pass chunks, its rows dropping out step
+// by step.
 TEST(FusedLSTM, PaddedRowsSkipTheirPaddingAndMatchLibtorchsLSTMAtRealPositions) {
   zoo::testing::ScopedThreads two(2);
   torch::manual_seed(4);
