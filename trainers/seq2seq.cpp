@@ -135,11 +135,13 @@ class Seq2SeqObjective : public Objective {
 
   MicroStep train_micro_step(int64_t batch_size, double scale) override {
     auto batch = train_batches_->next(batch_size);
-    // Counted on the host batch, before it moves to the device: no device sync in the step.
-    const int64_t tokens = batch.target_output.ne(datasets::kIgnoreIndex).sum().item<int64_t>();
+    // Counted on the host batch, before it moves to the device: no device sync in the step. The
+    // lengths stay on the host too: only the CPU's LSTM reads them, to skip each target's padding.
+    const auto target_lengths = batch.target_output.ne(datasets::kIgnoreIndex).sum(1);  // (B)
+    const int64_t tokens = target_lengths.sum().item<int64_t>();
     const double ratio = options_.teacher_forcing.ratio(micro_steps_ / options_.loop.grad_accum_steps);
     ++micro_steps_;
-    auto loss = loss_of(batch, ratio);
+    auto loss = loss_of(batch, ratio, target_lengths);
     (scale == 1.0 ? loss : loss * scale).backward();
     MicroStep step;
     step.loss = loss.detach();
@@ -308,12 +310,11 @@ class Seq2SeqObjective : public Objective {
     return outputs;
   }
 
-  torch::Tensor loss_of(const datasets::PairBatch& batch, double teacher_forcing_ratio) {
+  // target_lengths (B), when given, lets the decoder skip the padding the loss ignores.
+  torch::Tensor loss_of(const datasets::PairBatch& batch, double teacher_forcing_ratio,
+                        const torch::Tensor& target_lengths = {}) {
     auto source = batch.source.to(device_, true), mask = batch.source_mask.to(device_, true);
     auto input = batch.target_input.to(device_, true), target = batch.target_output.to(device_, true);
-    // The loss ignores the positions after each target, so the decoder may skip them. Only the
-    // CPU's LSTM reads the lengths, on the host: they are not copied to a device.
-    auto target_lengths = batch.target_output.ne(datasets::kIgnoreIndex).sum(1);
     auto logits = model_->forward(source, mask, input, teacher_forcing_ratio, target_lengths).logits;  // (B, T, V)
     return torch::nn::functional::cross_entropy(
         logits.reshape({-1, logits.size(-1)}), target.reshape({-1}),
